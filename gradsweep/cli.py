@@ -1,0 +1,275 @@
+"""The `gradsweep` command line: each command parses, calls one library function, renders."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+# Typer 0.29 vendors click; its usage errors are not re-exported at the top level.
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
+from gradsweep.errors import ConfigError
+from gradsweep.train import TrialConfig
+
+app = typer.Typer(
+    help="Sweeps of monitored RNN/LSTM/GRU training runs, and what their gradients say.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+
+class Task(StrEnum):
+    recall = "recall"
+    sum_sign = "sum_sign"
+
+
+class Arch(StrEnum):
+    rnn = "rnn"
+    lstm = "lstm"
+    gru = "gru"
+
+
+class RecurrentInit(StrEnum):
+    orthogonal = "orthogonal"
+    glorot_uniform = "glorot_uniform"
+    identity = "identity"
+    random_normal = "random_normal"
+
+
+@app.callback()
+def _root() -> None:
+    """Sweeps of monitored RNN/LSTM/GRU training runs, and what their gradients say."""
+
+
+def _default(name: str) -> Any:
+    return TrialConfig.model_fields[name].default
+
+
+def _quiet_tensorflow() -> None:
+    """Import TensorFlow without its C++ start-up chatter on the terminal.
+
+    TF_CPP_MIN_LOG_LEVEL silences most of it; absl and the CUDA stub write to fd 2 directly
+    while TensorFlow loads and probes for devices, so fd 2 points at /dev/null for that long.
+    Python exceptions still propagate.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def strict_json(value: Any) -> Any:
+    """`value` with every non-finite float replaced by None, so json.dumps stays strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    return value
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return (
+        f"{value:.{digits}g}" if abs(value) < 1e-2 or abs(value) >= 1e4 else f"{value:.{digits}f}"
+    )
+
+
+EPOCH_COLUMNS = (
+    ("epoch", "ep"),
+    ("samples_seen", "samples"),
+    ("train_loss", "loss"),
+    ("val_acc", "val acc"),
+    ("grad_norm_mean", "|g|"),
+    ("grad_norm_max", "|g| max"),
+    ("clip_fraction", "clip"),
+    ("signal_grad_ratio", "sig/last"),
+    ("spectral_radius", "ρ(W)"),
+    ("time_s", "s"),
+)
+
+
+def _epoch_table(title: str) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
+    for _, header in EPOCH_COLUMNS:
+        table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
+    return table
+
+
+@app.command()
+def train(
+    task: Annotated[Task, typer.Option(help="Which toy task.")] = Task.recall,
+    arch: Annotated[Arch, typer.Option(help="rnn = SimpleRNN, lstm or gru.")] = Arch.rnn,
+    hidden: Annotated[int, typer.Option(help="Recurrent units.")] = _default("hidden"),
+    gap: Annotated[
+        int | None, typer.Option(help="recall: steps between the signal and the last input.")
+    ] = None,
+    seq_len: Annotated[int, typer.Option(help="Inputs per sequence.")] = _default("seq_len"),
+    scale: Annotated[float, typer.Option(help="sum_sign input std.")] = _default("scale"),
+    recurrent_init: Annotated[
+        RecurrentInit, typer.Option(help="Initialiser of the recurrent kernel.")
+    ] = RecurrentInit.orthogonal,
+    clip_norm: Annotated[
+        float | None, typer.Option(help="Clip gradients to this global norm (off if absent).")
+    ] = None,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = _default("lr"),
+    batch_size: Annotated[int, typer.Option(help="Sequences per step.")] = _default("batch_size"),
+    train_size: Annotated[int, typer.Option(help="Training sequences per epoch.")] = _default(
+        "train_size"
+    ),
+    val_size: Annotated[int, typer.Option(help="Validation sequences.")] = _default("val_size"),
+    test_size: Annotated[int, typer.Option(help="Test sequences.")] = _default("test_size"),
+    seed: Annotated[int, typer.Option(help="Seed of data, weights and shuffling.")] = _default(
+        "seed"
+    ),
+    epochs: Annotated[int, typer.Option(help="Epoch budget (max_epochs).")] = _default(
+        "max_epochs"
+    ),
+    solve_threshold: Annotated[
+        float, typer.Option(help="Validation accuracy that counts as solved; stops early.")
+    ] = _default("solve_threshold"),
+    probe_size: Annotated[
+        int, typer.Option(help="Sequences in the fixed gradient probe batch.")
+    ] = _default("probe_size"),
+    checkpoint_every: Annotated[
+        int, typer.Option(help="Epochs between saved states (used by sweeps).")
+    ] = _default("checkpoint_every"),
+    diagnostics: Annotated[
+        bool, typer.Option(help="Measure gradient profile and spectral radius every epoch.")
+    ] = True,
+    threads: Annotated[
+        int | None, typer.Option(help="TensorFlow CPU threads (default: TensorFlow's).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one strict JSON object instead of tables.")
+    ] = False,
+) -> None:
+    """Train one monitored trial in this process (no Ray) and print what it measured."""
+    cfg = _parse_options(
+        {
+            "task": task.value,
+            "arch": arch.value,
+            "hidden": hidden,
+            "gap": gap,
+            "seq_len": seq_len,
+            "scale": scale,
+            "recurrent_init": recurrent_init.value,
+            "clip_norm": clip_norm,
+            "lr": lr,
+            "batch_size": batch_size,
+            "train_size": train_size,
+            "val_size": val_size,
+            "test_size": test_size,
+            "seed": seed,
+            "max_epochs": epochs,
+            "solve_threshold": solve_threshold,
+            "probe_size": probe_size,
+            "checkpoint_every": checkpoint_every,
+            "diagnostics": diagnostics,
+            "threads": threads,
+        }
+    )
+    _quiet_tensorflow()
+    from gradsweep.train import run_trial
+
+    if as_json:
+        result = run_trial(cfg)
+        out.file.write(json.dumps(strict_json(result.to_dict()), allow_nan=False) + "\n")
+        return
+    title = f"{cfg.arch} · {cfg.task} · gap {cfg.gap} · seq_len {cfg.seq_len} · hidden {cfg.hidden}"
+    table = _epoch_table(title)
+    with Live(table, console=out, auto_refresh=False) as live:
+
+        def show(metrics, _state, _result) -> None:
+            row = vars(metrics)
+            table.add_row(
+                *(
+                    _fmt(row[key]) if key != "epoch" and key != "samples_seen" else str(row[key])
+                    for key, _ in EPOCH_COLUMNS
+                )
+            )
+            live.refresh()
+
+        result = run_trial(cfg, on_epoch=show)
+    out.print()
+    _print_summary(result.summary())
+
+
+def _parse_options(values: dict[str, Any]) -> TrialConfig:
+    """TrialConfig from `train`'s options; an error names the option, not the field."""
+    try:
+        return TrialConfig.parse(values)
+    except ConfigError as exc:
+        if exc.field in values:
+            option = "--epochs" if exc.field == "max_epochs" else "--" + exc.field.replace("_", "-")
+            raise ConfigError(str(exc).replace(exc.field, option, 1), option) from None
+        raise
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    verdict = "[green]solved[/]" if summary["solved"] else "[yellow]not solved[/]"
+    if summary["diverged"]:
+        verdict = "[red]diverged[/]"
+    to_solve = summary["samples_to_solve"]
+    out.print(
+        f"{verdict} after {summary['epochs_run']} epoch(s), {summary['samples_seen']} samples"
+        + (f" (solved at {to_solve})" if to_solve else "")
+        + f": test acc {_fmt(summary['test_acc'])}, "
+        f"best val acc {_fmt(summary['best_val_acc'])}, "
+        f"|g| first epoch {_fmt(summary['grad_norm_first'])}, "
+        f"max {_fmt(summary['grad_norm_max'])}, "
+        f"signal/last at init {_fmt(summary['signal_grad_ratio_init'])}, "
+        f"{summary['wall_s']:.1f} s"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; bad input is one line on stderr and exit code 2, never a traceback."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        code = app(args=argv, prog_name="gradsweep", standalone_mode=False)
+    except NoArgsIsHelpError:
+        return 2  # the help text has been printed
+    except UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        message = exc.format_message().replace("Value error, ", "")
+        err.print(f"error: {message}{hint}", markup=False, highlight=False)
+        return 2
+    except ConfigError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        return 2
+    except (KeyboardInterrupt, typer.Abort):
+        err.print("interrupted", markup=False)
+        return 130
+    return code if isinstance(code, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

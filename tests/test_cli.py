@@ -1,0 +1,126 @@
+import json
+
+import pytest
+
+from gradsweep.cli import main
+
+TINY = [
+    "--hidden",
+    "8",
+    "--gap",
+    "3",
+    "--seq-len",
+    "8",
+    "--train-size",
+    "256",
+    "--val-size",
+    "128",
+    "--test-size",
+    "128",
+    "--probe-size",
+    "32",
+    "--epochs",
+    "2",
+]
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "names"),
+    [
+        (["--hidden", "abc"], "--hidden"),
+        (["--hidden", "0"], "--hidden"),
+        (["--arch", "transformer"], "--arch"),
+        (["--task", "copy"], "--task"),
+        (["--task", "sum_sign", "--gap", "3"], "--gap"),
+        (["--gap", "20", "--seq-len", "15"], "--gap"),
+        (["--gap", "-1"], "--gap"),
+        (["--lr", "-0.1"], "--lr"),
+        (["--lr", "nan"], "--lr"),
+        (["--clip-norm", "0"], "--clip-norm"),
+        (["--epochs", "0"], "--epochs"),
+        (["--solve-threshold", "1.5"], "--solve-threshold"),
+        (["--batch-size", "-4"], "--batch-size"),
+        (["--recurrent-init", "zeros"], "--recurrent-init"),
+        (["--threads", "0"], "--threads"),
+        (["--no-such-option"], "--no-such-option"),
+    ],
+)
+def test_bad_train_values_exit_2_with_one_line(capsys, argv, names):
+    code, out, err = run(capsys, "train", *argv)
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ") and names in lines[0]
+    assert "Traceback" not in err
+
+
+def test_train_json_is_strict_and_complete(capsys):
+    code, out, _ = run(capsys, "train", "--json", *TINY)
+    assert code == 0
+    obj = json.loads(out)
+    assert obj["config"]["gap"] == 3 and obj["config"]["max_epochs"] == 2
+    for key in (
+        "solved",
+        "samples_to_solve",
+        "diverged",
+        "epochs_run",
+        "best_val_acc",
+        "test_acc",
+        "wall_s",
+        "grad_norm_first",
+        "signal_grad_ratio",
+    ):
+        assert key in obj
+    epoch = obj["epochs"][0]
+    assert len(epoch["grad_profile"]) == 8
+    for key in (
+        "epoch",
+        "samples_seen",
+        "train_loss",
+        "val_acc",
+        "grad_norm_mean",
+        "grad_norm_max",
+        "clip_fraction",
+        "signal_grad_ratio",
+        "spectral_radius",
+    ):
+        assert key in epoch
+
+
+def test_diverged_train_exits_0_with_valid_json(capsys):
+    code, out, _ = run(capsys, "train", "--json", *TINY, "--lr", "1e38")
+    assert code == 0
+    obj = json.loads(out)
+    assert obj["diverged"] is True and obj["train_loss"] is None
+
+
+def test_train_table_ends_with_a_summary(capsys):
+    code, out, _ = run(capsys, "train", *TINY)
+    assert code == 0
+    assert "sig/last" in out
+    assert "test acc" in out.splitlines()[-1] or "test acc" in out
+
+
+def test_help_lists_every_trial_option(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # rich shortens long option names on narrow screens
+    code, out, _ = run(capsys, "train", "--help")
+    assert code == 0
+    for option in (
+        "--seq-len",
+        "--clip-norm",
+        "--train-size",
+        "--recurrent-init",
+        "--epochs",
+        "--probe-size",
+        "--checkpoint-every",
+        "--threads",
+        "--json",
+    ):
+        assert option in out

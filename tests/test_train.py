@@ -1,0 +1,164 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gradsweep import TrialConfig, TrialState, run_trial
+from gradsweep.cli import strict_json
+from gradsweep.errors import ConfigError
+from gradsweep.loop import Trainer
+from gradsweep.train import pin_threads
+
+
+def _metrics(result):
+    """Everything a run measured except wall-clock times."""
+    epochs = [{k: v for k, v in vars(e).items() if k != "time_s"} for e in result.epochs]
+    summary = {k: v for k, v in result.summary().items() if k != "wall_s"}
+    return summary, epochs
+
+
+def test_config_rejects_unknown_fields_and_defaults_gap():
+    with pytest.raises(ConfigError, match="bogus: unknown field"):
+        TrialConfig.parse({"bogus": 1})
+    assert TrialConfig().gap == 10
+    assert TrialConfig(task="sum_sign").gap is None
+    with pytest.raises(ConfigError, match="gap: 12 is not allowed: gap must be < seq_len"):
+        TrialConfig.parse({"gap": 12, "seq_len": 12})
+
+
+def test_same_config_same_metrics(tiny):
+    a = run_trial(TrialConfig(**tiny))
+    b = run_trial(TrialConfig(**tiny))
+    assert _metrics(a) == _metrics(b)
+    c = run_trial(TrialConfig(**tiny, seed=1))
+    assert _metrics(a) != _metrics(c)
+
+
+def test_fresh_process_gives_identical_metrics(tiny):
+    in_process = run_trial(TrialConfig(**tiny))
+    args = [f"--{k.replace('_', '-')}={v}" for k, v in tiny.items() if k != "max_epochs"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "gradsweep.cli", "train", "--json", "--epochs=2", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    other = json.loads(proc.stdout)
+    assert other["test_acc"] == in_process.test_acc
+    assert [e["train_loss"] for e in other["epochs"]] == [e.train_loss for e in in_process.epochs]
+    assert other["epochs"][-1]["grad_profile"] == in_process.epochs[-1].grad_profile
+
+
+def test_one_step_changes_every_weight(tiny):
+    trainer = Trainer(TrialConfig(**{**tiny, "train_size": 32}))  # one batch: one step
+    before = trainer.model.get_weights()
+    trainer.run_epoch(1)
+    for old, new in zip(before, trainer.model.get_weights(), strict=True):
+        assert np.any(old != new)
+
+
+@pytest.mark.slow
+def test_rnn_solves_gap_5_within_budget():
+    cfg = TrialConfig(arch="rnn", gap=5, seq_len=15, max_epochs=10, train_size=2048)
+    result = run_trial(cfg)
+    assert result.solved and not result.diverged
+    assert result.epochs[-1].val_acc >= 0.99
+    assert result.samples_to_solve <= 10 * 2048
+    assert result.test_acc >= 0.97
+
+
+def test_huge_learning_rate_diverges_without_raising(tiny):
+    result = run_trial(TrialConfig(**{**tiny, "lr": 1e38, "max_epochs": 5}))
+    assert result.diverged and len(result.epochs) == 1
+    json.dumps(strict_json(result.to_dict()), allow_nan=False)
+
+
+def test_planted_nan_diverges_and_serialises(tiny, tmp_path):
+    cfg = TrialConfig(**{**tiny, "max_epochs": 4})
+    states = []
+    run_trial(cfg, on_epoch=lambda m, s, r: states.append(s) if s else None)
+    states[0].weights[1][0, 0] = np.nan  # the recurrent kernel
+    result = run_trial(cfg, state=states[0])
+    assert result.diverged
+    assert len(result.epochs) == 2
+    text = json.dumps(strict_json(result.to_dict()), allow_nan=False)
+    assert json.loads(text)["epochs"][-1]["train_loss"] is None
+
+
+def test_clip_fraction_counts_clipped_steps(tiny):
+    clipped = run_trial(TrialConfig(**{**tiny, "clip_norm": 1e-6}))
+    free = run_trial(TrialConfig(**tiny))
+    assert [e.clip_fraction for e in clipped.epochs] == [1.0, 1.0]
+    assert [e.clip_fraction for e in free.epochs] == [0.0, 0.0]
+    # norms are measured before clipping: the same first step in both runs
+    assert clipped.epochs[0].grad_norm_max > 1e-3
+
+
+def test_epoch_metrics_are_complete(tiny):
+    result = run_trial(TrialConfig(**tiny))
+    epoch = result.epochs[-1]
+    assert len(epoch.grad_profile) == tiny["seq_len"]
+    assert all(g >= 0 for g in epoch.grad_profile)
+    groups = [
+        epoch.grad_norm_input_kernel,
+        epoch.grad_norm_recurrent_kernel,
+        epoch.grad_norm_bias,
+        epoch.grad_norm_head,
+    ]
+    assert all(g > 0 for g in groups)
+    # per-step global norms: the mean of per-group norms is bounded by the global norm mean
+    assert max(groups) <= epoch.grad_norm_mean * (1 + 1e-5)
+    assert epoch.spectral_radius > 0 and epoch.signal_grad_ratio > 0
+    assert result.init["grad_profile"] and len(result.init["grad_profile"]) == tiny["seq_len"]
+    assert [e.samples_seen for e in result.epochs] == [256, 512]
+
+
+def test_diagnostics_off_skips_the_probe(tiny):
+    result = run_trial(TrialConfig(**tiny, diagnostics=False))
+    assert result.epochs[-1].grad_profile is None and result.init == {}
+    assert result.epochs[-1].grad_norm_mean > 0  # step norms are always measured
+
+
+def test_resume_from_saved_state_matches_uninterrupted_run(tiny, tmp_path):
+    cfg = TrialConfig(**{**tiny, "max_epochs": 4})
+    saved = {}
+
+    def keep(metrics, state, _result):
+        if state is not None and metrics.epoch == 2:
+            state.save(tmp_path / "state")
+            saved["epoch"] = state.epoch
+
+    full = run_trial(cfg, on_epoch=keep)
+    assert saved["epoch"] == 2
+    resumed_epochs = []
+    resumed = run_trial(
+        cfg,
+        state=TrialState.load(tmp_path / "state"),
+        on_epoch=lambda m, s, r: resumed_epochs.append(m.epoch),
+    )
+    assert resumed_epochs == [3, 4]
+    assert _metrics(resumed) == _metrics(full)
+
+
+def test_state_is_handed_out_every_checkpoint_every_epochs(tiny):
+    cfg = TrialConfig(**{**tiny, "max_epochs": 5, "checkpoint_every": 2})
+    seen = []
+    run_trial(cfg, on_epoch=lambda m, s, r: seen.append((m.epoch, s is not None, r is not None)))
+    assert seen == [
+        (1, False, False),
+        (2, True, False),
+        (3, False, False),
+        (4, True, False),
+        (5, False, True),
+    ]
+
+
+def test_second_thread_count_in_one_process_is_refused():
+    import tensorflow as tf
+
+    tf.constant(1.0) + 1  # TensorFlow's runtime is now initialised and its pools fixed
+    current = tf.config.threading.get_intra_op_parallelism_threads()
+    with pytest.raises(ConfigError, match="fixed once per process"):
+        pin_threads(current + 3)
