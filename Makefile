@@ -17,14 +17,18 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check gradsweep tests benchmarks
-	$(BIN)/ruff format --check gradsweep tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+DEMO_STORAGE ?= results
+
 demo: $(STAMP)
-	$(BIN)/gradsweep train --task recall --arch rnn --gap 5 --seq-len 15 --epochs 10
+	$(BIN)/gradsweep validate sweeps/smoke.yaml
+	rm -rf $(DEMO_STORAGE)/smoke
+	$(BIN)/gradsweep launch sweeps/smoke.yaml --storage $(DEMO_STORAGE)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

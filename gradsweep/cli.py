@@ -8,6 +8,7 @@ import math
 import os
 import sys
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -28,7 +29,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
+out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -248,6 +249,176 @@ def _print_summary(summary: dict[str, Any]) -> None:
         f"signal/last at init {_fmt(summary['signal_grad_ratio_init'])}, "
         f"{summary['wall_s']:.1f} s"
     )
+
+
+STORAGE_HELP = "Where experiments live (a path or s3://, gs:// URI); env GRADSWEEP_STORAGE."
+DEFAULT_STORAGE = "results"
+
+
+def _storage(value: str | None) -> str:
+    return value or os.environ.get("GRADSWEEP_STORAGE") or DEFAULT_STORAGE
+
+
+@app.command()
+def validate(
+    spec: Annotated[Path, typer.Argument(help="A sweep spec (YAML).", dir_okay=False)],
+) -> None:
+    """Check a spec and print its trial count, grid and a rough compute estimate (no Ray)."""
+    from gradsweep.spec import SweepSpec, describe
+
+    loaded = SweepSpec.from_yaml(spec)
+    info = describe(loaded, loaded.expand())
+    table = Table(
+        title=f"{info['name']}: {info['trials']} trials", title_justify="left", box=box.SIMPLE_HEAD
+    )
+    table.add_column("axis")
+    table.add_column("values")
+    for axis, values in info["axes"].items():
+        table.add_row(axis, values if isinstance(values, str) else ", ".join(map(str, values)))
+    for key, value in info["fixed"].items():
+        table.add_row(f"{key} (fixed)", str(value))
+    budget = info["budget"]
+    table.add_row(
+        "budget", f"max_epochs {budget['max_epochs']}, solve_threshold {budget['solve_threshold']}"
+    )
+    res = info["resources"]
+    table.add_row(
+        "resources", f"{res['cpus_per_trial']:g} CPU, {res['gpus_per_trial']:g} GPU per trial"
+    )
+    out.print(table)
+    if info["skipped"]:
+        shown = ", ".join(f"gap {p['gap']}/seq_len {p['seq_len']}" for p in info["skipped"])
+        out.print(f"skipped {len(info['skipped'])} infeasible point(s): {shown}")
+    out.print(
+        f"estimate: at most {info['estimate_cpu_hours']:.2g} CPU-hours if no trial stops early "
+        "(measured rates on a 2-core x86 CPU; early stops make it shorter)"
+    )
+
+
+@app.command()
+def launch(
+    spec: Annotated[Path, typer.Argument(help="A sweep spec (YAML).", dir_okay=False)],
+    name: Annotated[str | None, typer.Option(help="Experiment name (default: the spec's).")] = None,
+    storage: Annotated[str | None, typer.Option(help=STORAGE_HELP)] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join (auto or host:port); default: local.")
+    ] = None,
+    cpus_per_trial: Annotated[
+        float | None, typer.Option(help="CPUs per trial (overrides the spec).")
+    ] = None,
+    gpus_per_trial: Annotated[
+        float | None, typer.Option(help="GPUs per trial, may be fractional (overrides the spec).")
+    ] = None,
+    max_concurrent: Annotated[
+        int | None, typer.Option(min=1, help="At most this many trials at once.")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Run grids larger than max_trials.")] = False,
+) -> int:
+    """Run a spec's grid as Ray Tune trials (embedded local Ray unless --address)."""
+    from gradsweep.spec import SweepSpec
+
+    loaded = SweepSpec.from_yaml(spec)
+    _quiet_tensorflow()
+    from gradsweep import sweep
+
+    plan = sweep.prepare(
+        loaded,
+        name=name,
+        storage=_storage(storage),
+        address=address or os.environ.get("RAY_ADDRESS"),
+        cpus_per_trial=cpus_per_trial,
+        gpus_per_trial=gpus_per_trial,
+        max_concurrent=max_concurrent,
+        yes=yes,
+    )
+    with _progress_bar(len(plan.configs)) as update:
+        outcome = sweep.run(plan, on_progress=update)
+    out.print(
+        f"{outcome.terminated}/{outcome.total} trials finished"
+        + (f" ({outcome.diverged} diverged)" if outcome.diverged else "")
+        + f" in {outcome.workers} worker process(es); results in {outcome.path}"
+    )
+    if outcome.failed:
+        err.print(f"{len(outcome.failed)} trial(s) failed after all retries:", markup=False)
+        for trial_id, error_file in outcome.failed:
+            err.print(f"  {trial_id}: {error_file}", markup=False)
+        return 1
+    return 0
+
+
+class _progress_bar:
+    """A rich progress bar fed with SweepProgress snapshots."""
+
+    def __init__(self, total: int):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]sweep"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} done"),
+            TextColumn(
+                "{task.fields[running]} running, {task.fields[failed]} failed, "
+                "{task.fields[pending]} pending"
+            ),
+            TextColumn("best {task.fields[best]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA {task.fields[eta]}"),
+            console=err,
+        )
+        self.task = self.progress.add_task(
+            "sweep", total=total, running=0, failed=0, pending=total, best="-", eta="-"
+        )
+
+    def __enter__(self):
+        self.progress.start()
+        return self.update
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def update(self, snapshot) -> None:
+        import time
+
+        elapsed = time.monotonic() - snapshot.started
+        finished = snapshot.done + snapshot.failed
+        eta = "-"
+        if finished:
+            remaining = elapsed / finished * (snapshot.total - finished)
+            eta = f"{int(remaining // 60)}:{int(remaining % 60):02d}"
+        best = "-" if snapshot.best_val_acc is None else f"{snapshot.best_val_acc:.3f}"
+        self.progress.update(
+            self.task,
+            completed=snapshot.done,
+            running=snapshot.running,
+            failed=snapshot.failed,
+            pending=snapshot.pending,
+            best=best,
+            eta=eta,
+        )
+
+
+@app.command()
+def status(
+    name: Annotated[str, typer.Argument(help="Experiment name under --storage, or a path.")],
+    storage: Annotated[str | None, typer.Option(help=STORAGE_HELP)] = None,
+) -> None:
+    """Counts of trials by status; the running and failed ones."""
+    from gradsweep.results import load_results, status_counts
+
+    results = load_results(name, _storage(storage))
+    counts = status_counts(results)
+    out.print(f"{results.path}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    trials = results.trials
+    for state in ("RUNNING", "ERROR"):
+        subset = trials[trials["status"] == state]
+        for row in subset.itertuples():
+            extra = (
+                f", error file {results.path}/{row.trial_id}/error.txt" if state == "ERROR" else ""
+            )
+            out.print(
+                f"  {state.lower():8} {row.trial_id}: {row.arch} gap {row.gap} "
+                f"seq_len {row.seq_len} seed {row.seed}, epochs {row.epochs_run}{extra}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,328 @@
+"""An experiment directory into tidy pandas DataFrames, without a running Ray.
+
+`load_results(name_or_path)` reads every trial's `params.json` and `result.json` (one line
+per epoch, written by the sweep layer) and the statuses Tune recorded in its experiment state
+(plain JSON; nothing is unpickled), and returns `ResultSet.trials`, `.epochs`, `.profiles`.
+The tables are cached as parquet next to the experiment and rebuilt when a trial changes.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gradsweep.errors import ConfigError
+from gradsweep.train import EPOCH_FIELDS, TrialConfig
+
+log = logging.getLogger(__name__)
+
+CACHE_DIR = ".gradsweep-cache"
+CACHE_VERSION = 1
+MANIFEST = "gradsweep.json"
+STATUSES = ("TERMINATED", "ERROR", "RUNNING", "PENDING", "PAUSED")
+CONFIG_FIELDS = [f for f in TrialConfig.model_fields if f != "threads"]
+FINAL_FIELDS = [
+    "epochs_run", "samples_seen", "train_loss", "val_acc", "best_val_acc", "test_acc",
+    "test_loss", "grad_norm_mean", "grad_norm_max", "grad_norm_first", "clip_fraction",
+    "signal_grad_ratio", "spectral_radius", "signal_grad_ratio_init", "spectral_radius_init",
+    "solved", "samples_to_solve", "diverged", "wall_s",
+]  # fmt: skip
+EPOCH_COLUMNS = [f for f in EPOCH_FIELDS if f != "grad_profile"]
+
+
+@dataclass
+class ResultSet:
+    """The tidy tables of one experiment; `profiles` is read on first use."""
+
+    path: str
+    trials: pd.DataFrame
+    epochs: pd.DataFrame
+    _profiles: pd.DataFrame | None = field(default=None, repr=False)
+    _loader: Any = field(default=None, repr=False)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def profiles(self) -> pd.DataFrame:
+        """One row per trial, epoch and input position (epoch 0 = before training)."""
+        if self._profiles is None:
+            self._profiles = self._loader()
+        return self._profiles
+
+
+def experiment_path(name_or_path: str, storage: str | None = None) -> Path:
+    """NAME is a path when it contains '/' or names an existing directory; else storage/NAME."""
+    if "/" in name_or_path or Path(name_or_path).is_dir():
+        path = Path(name_or_path).expanduser()
+    else:
+        path = Path(storage or "results").expanduser() / name_or_path
+    if not path.is_dir():
+        raise ConfigError(
+            f"experiment: {str(path)!r} is not an experiment directory "
+            "(give a name under --storage, or a path)",
+            "experiment",
+        )
+    return path.resolve()
+
+
+def _trial_dirs(path: Path) -> list[Path]:
+    return sorted(p.parent for p in path.glob("*/params.json"))
+
+
+def read_statuses(path: Path) -> dict[str, str]:
+    """Trial id -> status from Tune's newest experiment state (JSON fields only)."""
+    states = sorted(glob.glob(str(path / "experiment_state-*.json")))
+    if not states:
+        return {}
+    try:
+        data = json.loads(Path(states[-1]).read_text())
+    except (OSError, json.JSONDecodeError):
+        log.warning(
+            "unreadable experiment state %s; statuses inferred from trial files", states[-1]
+        )
+        return {}
+    statuses = {}
+    for trial_json, _runtime in data.get("trial_data", []):
+        trial = json.loads(trial_json)
+        statuses[trial["trial_id"]] = trial["status"]
+    return statuses
+
+
+def _read_trial(directory: Path) -> dict[str, Any]:
+    """params.json and the result.json lines of one trial directory."""
+    params = json.loads((directory / "params.json").read_text())
+    lines = []
+    result_file = directory / "result.json"
+    if result_file.exists():
+        for line in result_file.read_text().splitlines():
+            if line.strip():
+                try:
+                    lines.append(json.loads(line))
+                except json.JSONDecodeError:  # a line cut short by a crash
+                    break
+    return {
+        "trial_id": directory.name,
+        "config": params.get("trial", params),
+        "rows": lines,
+        "error": (directory / "error.txt").exists(),
+    }
+
+
+def _fingerprint(path: Path) -> dict[str, Any]:
+    """What the cache depends on: sizes and times of every trial file and of Tune's state."""
+    files = sorted(
+        glob.glob(str(path / "*" / "result.json"))
+        + glob.glob(str(path / "*" / "error.txt"))
+        + glob.glob(str(path / "experiment_state-*.json"))
+    )
+    stats = []
+    for name in files:
+        try:
+            st = os.stat(name)
+        except FileNotFoundError:
+            continue
+        stats.append([os.path.relpath(name, path), st.st_size, st.st_mtime_ns])
+    return {"version": CACHE_VERSION, "files": stats}
+
+
+def _config_frame(configs: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        [{k: c.get(k) for k in CONFIG_FIELDS} for c in configs], columns=CONFIG_FIELDS
+    )
+    for name in CONFIG_FIELDS:
+        annotation = str(TrialConfig.model_fields[name].annotation)
+        if "int" in annotation:
+            frame[name] = pd.array(frame[name], dtype="Int64")
+        elif "float" in annotation:
+            frame[name] = pd.array(frame[name], dtype="Float64")
+        elif "bool" in annotation:
+            frame[name] = pd.array(frame[name], dtype="boolean")
+        else:
+            frame[name] = pd.array(frame[name], dtype="string")
+    return frame
+
+
+def _finite_or_nan(value: Any) -> Any:
+    return np.nan if value is None else value
+
+
+def _build(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Parse every trial (threads overlap the file reads) into the three tables."""
+    directories = _trial_dirs(path)
+    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
+        trials = list(pool.map(_read_trial, directories))
+    statuses = read_statuses(path)
+    trial_rows, epoch_rows, profile_rows = [], [], []
+    for trial in trials:
+        rows = trial["rows"]
+        final = rows[-1].get("final") if rows else None
+        status = statuses.get(trial["trial_id"])
+        if status is None:  # no Tune state: infer from the files
+            status = "TERMINATED" if final else "ERROR" if trial["error"] else "RUNNING"
+        summary = dict(final or _partial_summary(rows))
+        summary["node"] = rows[-1].get("node") if rows else None
+        trial_rows.append({"trial_id": trial["trial_id"], "status": status, **summary})
+        seq_len = trial["config"].get("seq_len")
+        init_profile = (final or {}).get("grad_profile_init")
+        if init_profile:
+            profile_rows.append((trial["trial_id"], 0, init_profile, seq_len))
+        for row in rows:
+            epoch_rows.append(
+                {"trial_id": trial["trial_id"], **{k: row.get(k) for k in EPOCH_COLUMNS}}
+            )
+            if row.get("grad_profile"):
+                profile_rows.append((trial["trial_id"], row["epoch"], row["grad_profile"], seq_len))
+    configs = _config_frame([t["config"] for t in trials])
+    head = pd.DataFrame(trial_rows, columns=["trial_id", "status", *FINAL_FIELDS, "node"])
+    trials_df = pd.concat(
+        [head[["trial_id", "status"]], configs, head.drop(columns=["trial_id", "status"])], axis=1
+    )
+    trials_df = _typed_finals(trials_df)
+    epochs_df = pd.DataFrame(epoch_rows, columns=["trial_id", *EPOCH_COLUMNS])
+    epochs_df = epochs_df.astype({"epoch": "int64", "samples_seen": "int64"})
+    for column in EPOCH_COLUMNS[2:]:
+        epochs_df[column] = epochs_df[column].map(_finite_or_nan).astype("float64")
+    return trials_df, epochs_df, _profile_frame(profile_rows)
+
+
+def _partial_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """For a trial without a final report: what its epochs so far say."""
+    if not rows:
+        return {}
+    last = rows[-1]
+    norms = [r.get("grad_norm_mean") for r in rows if r.get("grad_norm_mean") is not None]
+    return {
+        "epochs_run": len(rows),
+        "samples_seen": last.get("samples_seen"),
+        "train_loss": last.get("train_loss"),
+        "val_acc": last.get("val_acc"),
+        "best_val_acc": max((r.get("val_acc") or 0.0) for r in rows),
+        "grad_norm_mean": float(np.mean(norms)) if norms else None,
+        "grad_norm_max": max((r.get("grad_norm_max") or 0.0) for r in rows),
+        "grad_norm_first": rows[0].get("grad_norm_mean"),
+        "signal_grad_ratio": last.get("signal_grad_ratio"),
+        "spectral_radius": last.get("spectral_radius"),
+    }
+
+
+def _typed_finals(frame: pd.DataFrame) -> pd.DataFrame:
+    for name in FINAL_FIELDS:
+        if name in ("solved", "diverged"):
+            frame[name] = pd.array(frame[name], dtype="boolean")
+        elif name in ("epochs_run", "samples_seen", "samples_to_solve"):
+            frame[name] = pd.array(frame[name], dtype="Int64")
+        else:
+            frame[name] = frame[name].map(_finite_or_nan).astype("float64")
+    frame["status"] = frame["status"].astype("string")
+    frame["node"] = frame["node"].astype("string")
+    frame["trial_id"] = frame["trial_id"].astype("string")
+    return frame
+
+
+def _profile_frame(rows: list[tuple[str, int, list[float], int]]) -> pd.DataFrame:
+    if not rows:
+        return pd.DataFrame(
+            {"trial_id": pd.Series(dtype="string"), "epoch": pd.Series(dtype="int64"),
+             "position": pd.Series(dtype="int64"), "step_back": pd.Series(dtype="int64"),
+             "grad": pd.Series(dtype="float64")}
+        )  # fmt: skip
+    lengths = [len(profile) for _, _, profile, _ in rows]
+    positions = np.concatenate([np.arange(n) for n in lengths])
+    return pd.DataFrame(
+        {
+            "trial_id": pd.array(np.repeat([r[0] for r in rows], lengths), dtype="string"),
+            "epoch": np.repeat([r[1] for r in rows], lengths).astype("int64"),
+            "position": positions.astype("int64"),
+            "step_back": np.concatenate([np.arange(n)[::-1] for n in lengths]).astype("int64"),
+            "grad": np.array(
+                [np.nan if g is None else g for _, _, p, _ in rows for g in p], dtype="float64"
+            ),
+        }
+    )
+
+
+def _cache_paths(path: Path) -> dict[str, Path]:
+    cache = path / CACHE_DIR
+    return {name: cache / f"{name}.parquet" for name in ("trials", "epochs", "profiles")} | {
+        "key": cache / "key.json"
+    }
+
+
+def _write_atomic_frame(frame: pd.DataFrame, target: Path) -> None:
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, target)
+
+
+def _write_cache(path: Path, key: dict, frames: tuple[pd.DataFrame, ...]) -> None:
+    paths = _cache_paths(path)
+    try:
+        paths["key"].parent.mkdir(exist_ok=True)
+        for name, frame in zip(("trials", "epochs", "profiles"), frames, strict=True):
+            _write_atomic_frame(frame, paths[name])
+        tmp = paths["key"].with_name(f".key.json.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(key))
+        os.replace(tmp, paths["key"])  # the key last: a half-written cache is never valid
+    except OSError as err:  # a read-only copy of an experiment still loads
+        log.info("results cache not written in %s: %s", path, err)
+
+
+def _read_cached(path: Path, key: dict) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    paths = _cache_paths(path)
+    try:
+        if json.loads(paths["key"].read_text()) != key:
+            return None
+        return pd.read_parquet(paths["trials"]), pd.read_parquet(paths["epochs"])
+    except (OSError, ValueError, json.JSONDecodeError) as err:
+        # A truncated or foreign cache file: rebuild from the trial files.
+        log.info("results cache in %s unusable (%s); rebuilding", path, err)
+        return None
+
+
+def load_results(name_or_path: str | os.PathLike, storage: str | None = None) -> ResultSet:
+    """The tidy tables of an experiment, by name under `storage` or by path.
+
+    Works without Ray, on a copied directory, and on an interrupted sweep (unfinished trials
+    are included with their status). A parquet cache makes the second load fast.
+    """
+    path = experiment_path(str(name_or_path), storage)
+    key = _fingerprint(path)
+    manifest = _read_manifest(path)
+    cached = _read_cached(path, key)
+    if cached is not None:
+        profiles_file = _cache_paths(path)["profiles"]
+
+        def load_profiles() -> pd.DataFrame:
+            try:
+                return pd.read_parquet(profiles_file)
+            except (OSError, ValueError):
+                return _build(path)[2]
+
+        return ResultSet(str(path), *cached, _loader=load_profiles, manifest=manifest)
+    trials, epochs, profiles = _build(path)
+    _write_cache(path, key, (trials, epochs, profiles))
+    return ResultSet(str(path), trials, epochs, _profiles=profiles, manifest=manifest)
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads((path / MANIFEST).read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def status_counts(results: ResultSet) -> dict[str, int]:
+    """Trials by status, grid points not yet started counted as PENDING."""
+    counts = results.trials["status"].value_counts().to_dict()
+    expected = results.manifest.get("trials")
+    if expected:
+        counts["PENDING"] = counts.get("PENDING", 0) + max(0, expected - len(results.trials))
+    return {s: int(counts.get(s, 0)) for s in STATUSES if counts.get(s)}

@@ -1,0 +1,415 @@
+"""Run a sweep's grid as Ray Tune trials: the only module that imports Ray.
+
+The trainable is a thin adapter around `run_trial`: it reports every epoch with
+`tune.report`, attaches a `tune.Checkpoint` of the state `run_trial` hands out, and resumes
+from `tune.get_checkpoint()` after a failure. A Tune callback turns trial events into
+`SweepProgress` snapshots for whoever renders them, and deletes a trial's checkpoints once
+it has finished.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.fs as pafs
+import ray
+from ray import tune
+
+from gradsweep import __version__
+from gradsweep.errors import ConfigError
+from gradsweep.spec import NAME_PATTERN, Grid, SweepSpec
+from gradsweep.train import TrialConfig, TrialState, run_trial
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "gradsweep.json"
+# Test hook: a trial whose config matches `field=value` raises before training. Read here,
+# in the sweep layer, and passed to workers through Ray's runtime environment.
+FAULT_ENV = "GRADSWEEP_FAULT_RAISE"
+# Environment for trial workers: TensorFlow's C++ chatter stays out of the logs' way.
+WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+
+
+@dataclass
+class SweepProgress:
+    """Counts by state and the best validation accuracy so far."""
+
+    total: int
+    done: int = 0
+    running: int = 0
+    failed: int = 0
+    best_val_acc: float | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def pending(self) -> int:
+        return max(0, self.total - self.done - self.running - self.failed)
+
+
+@dataclass
+class SweepOutcome:
+    """What a finished `launch` left behind."""
+
+    path: str
+    total: int
+    terminated: int
+    diverged: int
+    failed: list[tuple[str, str]]  # (trial id, error file)
+    workers: int  # distinct worker processes that ran trials
+
+
+def _trainable(config: dict[str, Any]) -> None:
+    """One Tune trial: run_trial with per-epoch reports and checkpoints."""
+    cfg = TrialConfig(**config["trial"])
+    fault = os.environ.get(FAULT_ENV)
+    if fault:
+        key, _, value = fault.partition("=")
+        if str(getattr(cfg, key, None)) == value:
+            raise RuntimeError(f"fault injected by {FAULT_ENV}={fault}")
+    state = None
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as directory:
+            state = TrialState.load(directory)
+    where = {"node": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
+
+    def report(metrics, snapshot, result) -> None:
+        row = {**asdict(metrics), **where}
+        if result is not None:
+            row["final"] = {
+                **result.summary(),
+                "grad_profile_init": result.init.get("grad_profile"),
+            }
+        if snapshot is None:
+            tune.report(row)
+            return
+        with tempfile.TemporaryDirectory(prefix="gradsweep-ckpt-") as directory:
+            snapshot.save(directory)
+            tune.report(row, checkpoint=tune.Checkpoint.from_directory(directory))
+
+    run_trial(cfg, on_epoch=report, state=state)
+
+
+class _Progress(tune.Callback):
+    """Tune callback: progress snapshots to `on_progress`; checkpoints removed when done."""
+
+    def __init__(self, total: int, on_progress: Callable[[SweepProgress], None] | None):
+        self.progress = SweepProgress(total=total)
+        self.on_progress = on_progress
+        self.done: set[str] = set()
+        self.running: set[str] = set()
+        self.failed: set[str] = set()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles callbacks with the experiment; the renderer stays with this driver.
+        return {**self.__dict__, "on_progress": None}
+
+    def _update(self) -> None:
+        self.progress.done = len(self.done)
+        self.progress.running = len(self.running)
+        self.progress.failed = len(self.failed)
+        if self.on_progress is not None:
+            self.on_progress(self.progress)
+
+    # Tune sets a trial's status after calling these hooks, so the trial ids are tracked here.
+    def on_trial_start(self, iteration, trials, trial, **info):
+        self.failed.discard(trial.trial_id)  # a retry
+        self.running.add(trial.trial_id)
+        self._update()
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        acc = result.get("val_acc")
+        if acc is not None and (self.progress.best_val_acc or 0) < acc:
+            self.progress.best_val_acc = acc
+        self._update()
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        _delete_checkpoints(trial)
+        self.running.discard(trial.trial_id)
+        self.done.add(trial.trial_id)
+        self._update()
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self.running.discard(trial.trial_id)
+        self.failed.add(trial.trial_id)
+        self._update()
+
+
+def _delete_checkpoints(trial) -> None:
+    """A finished trial needs no checkpoint: keep disk use small."""
+    try:
+        fs = trial.storage.storage_filesystem
+        selector = pafs.FileSelector(trial.storage.trial_fs_path, allow_not_found=True)
+        for info in fs.get_file_info(selector):
+            if info.type == pafs.FileType.Directory and info.base_name.startswith("checkpoint_"):
+                fs.delete_dir(info.path)
+    except OSError as err:  # never let housekeeping take a sweep down
+        log.warning("could not delete checkpoints of %s: %s", trial.trial_id, err)
+
+
+def resolve_storage(storage: str) -> str:
+    """An absolute local path or a URI; local paths are checked before Ray starts."""
+    if "://" in storage:
+        return storage
+    path = Path(storage).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--storage: {str(path)!r} is not a directory", "storage")
+    if not path.exists() and not path.parent.is_dir():
+        raise ConfigError(
+            f"--storage: {str(path)!r} is not allowed: its parent directory does not exist",
+            "storage",
+        )
+    probe_dir = path if path.exists() else path.parent
+    if not os.access(probe_dir, os.W_OK | os.X_OK):
+        raise ConfigError(f"--storage: {str(probe_dir)!r} is not writable", "storage")
+    return str(path)
+
+
+def check_name(name: str) -> str:
+    """A plain experiment name: letters, digits, '-', '_', '.'; no '/', no '..'."""
+    import re
+
+    if not re.fullmatch(NAME_PATTERN, name) or name in {".", ".."} or ".." in name:
+        raise ConfigError(
+            f"--name: {name!r} is not allowed: use letters, digits, '-', '_' and '.' "
+            "(no '/', no '..')",
+            "name",
+        )
+    return name
+
+
+def _filesystem(storage: str) -> tuple[pafs.FileSystem, str]:
+    if "://" in storage:
+        return pafs.FileSystem.from_uri(storage)
+    return pafs.LocalFileSystem(), storage
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _write_atomic(fs: pafs.FileSystem, path: str, text: str) -> None:
+    """Write a whole file or nothing (a temporary name, then a rename)."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with fs.open_output_stream(tmp) as stream:
+        stream.write(text.encode())
+    fs.move(tmp, path)
+
+
+def manifest(spec: SweepSpec, grid: Grid, resources: dict[str, float]) -> dict[str, Any]:
+    """What ran, with which versions: written next to the results."""
+    import importlib.metadata as md
+
+    return {
+        "gradsweep": __version__,
+        "versions": {p: md.version(p) for p in ("tensorflow", "keras", "ray", "numpy")},
+        "python": platform.python_version(),
+        "git_commit": _git_commit(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "driver_host": platform.node(),
+        "spec": spec.to_dict(),
+        "resources": resources,
+        "trials": len(grid.trials),
+        "skipped": grid.skipped,
+    }
+
+
+def start_ray(address: str | None, num_cpus: int | None = None) -> None:
+    """Join a cluster at `address`, or start an embedded Ray on this machine."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # A checkpoint every epoch with num_to_keep=1 makes Tune save its experiment state after
+    # each one; that is what lets a resume skip finished trials, so its warning is noise.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # Tune's new console output prints tables whatever `verbose` says; the legacy reporter
+    # honours verbose=0, and the CLI draws its own progress bar.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    env = dict(WORKER_ENV)
+    if os.environ.get(FAULT_ENV):
+        env[FAULT_ENV] = os.environ[FAULT_ENV]
+    options: dict[str, Any] = {
+        "include_dashboard": False,
+        "log_to_driver": False,
+        "logging_level": logging.ERROR,
+        "runtime_env": {"env_vars": env},
+    }
+    if address is None:
+        ray.init(num_cpus=num_cpus, **options)
+    else:
+        ray.init(address=address, **options)
+
+
+@dataclass
+class Plan:
+    """A checked launch: everything `run` needs, found valid before anything is written."""
+
+    spec: SweepSpec
+    grid: Grid
+    name: str
+    storage: str
+    experiment: str
+    configs: list[dict[str, Any]]
+    cpus: float
+    gpus: float
+    address: str | None = None
+    max_concurrent: int | None = None
+
+
+def prepare(
+    spec: SweepSpec,
+    *,
+    name: str | None = None,
+    storage: str = "results",
+    address: str | None = None,
+    cpus_per_trial: float | None = None,
+    gpus_per_trial: float | None = None,
+    max_concurrent: int | None = None,
+    yes: bool = False,
+) -> Plan:
+    """Check grid size, name, storage and resources; write nothing, start nothing."""
+    grid = spec.expand()
+    if len(grid.trials) > spec.max_trials and not yes:
+        raise ConfigError(
+            f"max_trials: the grid has {len(grid.trials)} trials, more than max_trials "
+            f"({spec.max_trials}); pass --yes to run it anyway",
+            "max_trials",
+        )
+    name = check_name(name or spec.name)
+    storage = resolve_storage(storage)
+    fs, root = _filesystem(storage)
+    experiment = f"{root.rstrip('/')}/{name}"
+    if fs.get_file_info(experiment).type != pafs.FileType.NotFound:
+        raise ConfigError(
+            f"--name: an experiment {name!r} already exists in {storage}; continue it with "
+            f"`gradsweep resume {name}` or choose another name",
+            "name",
+        )
+    cpus = cpus_per_trial if cpus_per_trial is not None else spec.resources.cpus_per_trial
+    gpus = gpus_per_trial if gpus_per_trial is not None else spec.resources.gpus_per_trial
+    if cpus <= 0:
+        raise ConfigError(f"--cpus-per-trial: {cpus} is not allowed: must be > 0", "cpus")
+    if gpus < 0:
+        raise ConfigError(f"--gpus-per-trial: {gpus} is not allowed: must be >= 0", "gpus")
+    threads = max(1, int(cpus))
+    configs = [{**t.model_dump(), "threads": threads} for t in grid.trials]
+    return Plan(spec, grid, name, storage, experiment, configs, cpus, gpus, address, max_concurrent)
+
+
+def run(plan: Plan, on_progress: Callable[[SweepProgress], None] | None = None) -> SweepOutcome:
+    """Create the experiment, start or join Ray, run every trial and wait for them."""
+    fs, _ = _filesystem(plan.storage)
+    fs.create_dir(plan.experiment, recursive=True)
+    try:
+        resources = {"cpus_per_trial": plan.cpus, "gpus_per_trial": plan.gpus}
+        info = manifest(plan.spec, plan.grid, resources)
+        _write_atomic(fs, f"{plan.experiment}/{MANIFEST}", json.dumps(info, indent=2))
+        if not ray.is_initialized():
+            start_ray(plan.address)
+        tuner = _tuner(plan, on_progress)
+    except BaseException:
+        fs.delete_dir(plan.experiment)  # nothing ran: leave nothing half-made behind
+        raise
+    with _driver_log(plan):
+        results = tuner.fit()
+    return _outcome(results, plan.experiment, len(plan.configs))
+
+
+def launch(spec: SweepSpec, on_progress=None, **options) -> SweepOutcome:
+    """`prepare` then `run`: the whole grid of `spec` on Ray Tune (options as `prepare`)."""
+    return run(prepare(spec, **options), on_progress)
+
+
+class _driver_log:
+    """Ray's and Tune's driver messages go to <experiment>/driver.log, not the terminal."""
+
+    def __init__(self, plan: Plan):
+        self.path = plan.experiment if "://" not in plan.storage else None
+        self.handler: logging.Handler | None = None
+        self.silenced: list[tuple[logging.Handler, int]] = []
+
+    def __enter__(self):
+        ray_logger = logging.getLogger("ray")
+        for handler in ray_logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(
+                handler, logging.FileHandler
+            ):
+                self.silenced.append((handler, handler.level))
+                handler.setLevel(logging.CRITICAL + 1)
+        if self.path is not None:
+            self.handler = logging.FileHandler(f"{self.path}/driver.log")
+            self.handler.setFormatter(
+                logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s")
+            )
+            ray_logger.addHandler(self.handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handler, level in self.silenced:
+            handler.setLevel(level)
+        if self.handler is not None:
+            logging.getLogger("ray").removeHandler(self.handler)
+            self.handler.close()
+
+
+def _tuner(plan: Plan, on_progress) -> tune.Tuner:
+    return tune.Tuner(
+        tune.with_resources(_trainable, {"cpu": plan.cpus, "gpu": plan.gpus}),
+        param_space={"trial": tune.grid_search(plan.configs)},
+        tune_config=tune.TuneConfig(
+            max_concurrent_trials=plan.max_concurrent,
+            reuse_actors=True,
+            trial_dirname_creator=lambda trial: trial.trial_id,
+            trial_name_creator=lambda trial: trial.trial_id,
+        ),
+        run_config=tune.RunConfig(
+            name=plan.name,
+            storage_path=plan.storage,
+            failure_config=tune.FailureConfig(max_failures=plan.spec.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            callbacks=[_Progress(len(plan.configs), on_progress)],
+            verbose=0,
+        ),
+    )
+
+
+def _outcome(results, experiment: str, total: int) -> SweepOutcome:
+    failed, diverged, workers = [], 0, set()
+    for result in results:
+        if result.error is not None:
+            failed.append((_trial_id(result), f"{result.path}/error.txt"))
+            continue
+        final = (result.metrics or {}).get("final") or {}
+        diverged += bool(final.get("diverged"))
+        if "pid" in (result.metrics or {}):
+            workers.add((result.metrics.get("node"), result.metrics["pid"]))
+    return SweepOutcome(
+        path=experiment,
+        total=total,
+        terminated=total - len(failed),
+        diverged=diverged,
+        failed=failed,
+        workers=len(workers),
+    )
+
+
+def _trial_id(result) -> str:
+    return Path(result.path).name

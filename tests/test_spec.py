@@ -1,0 +1,117 @@
+"""Spec parsing and grid expansion: no TensorFlow, no Ray."""
+
+from pathlib import Path
+
+import pytest
+
+from gradsweep.errors import ConfigError
+from gradsweep.spec import SweepSpec, describe, parse_seq_len
+
+SWEEPS = Path(__file__).parent.parent / "sweeps"
+
+BASE = """
+name: t
+task: recall
+axes:
+  arch: [rnn, lstm]
+  gap: [2, 4]
+  seq_len: gap+3
+fixed: {hidden: 8}
+"""
+
+
+def spec(text: str) -> SweepSpec:
+    return SweepSpec.from_text(text)
+
+
+def test_grid_is_the_product_of_the_axes():
+    s = spec(BASE)
+    trials = s.expand().trials
+    assert len(trials) == 4
+    assert [(t.arch, t.gap, t.seq_len) for t in trials] == [
+        ("rnn", 2, 5), ("rnn", 4, 7), ("lstm", 2, 5), ("lstm", 4, 7)
+    ]  # fmt: skip
+    assert all(t.hidden == 8 and t.max_epochs == 40 for t in trials)
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [("gap+10", (1, 10)), ("2*gap", (2, 0)), ("2*gap+5", (2, 5)), ("gap", (1, 0)),
+     (" 3 * gap - 1 ", (3, -1)), ("gap*4", (4, 0))],
+)  # fmt: skip
+def test_seq_len_expressions(expr, expected):
+    assert parse_seq_len(expr) == expected
+
+
+@pytest.mark.parametrize(
+    "expr",
+    ["__import__('os')", "gap**2", "gap+", "2*gap*3", "gap+1e9", "len(gap)", "gap+9999999", ""],
+)
+def test_hostile_seq_len_expressions_are_refused(expr):
+    with pytest.raises(ConfigError, match=r"axes\.seq_len"):
+        parse_seq_len(expr)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (BASE.replace("arch:", "colour:"), "axes: .*unknown field 'colour'"),
+        (BASE.replace("[rnn, lstm]", "[]"), "axes.arch"),
+        (BASE.replace("[rnn, lstm]", "[rnn, transformer]"), "axes.arch: 'transformer'"),
+        (BASE.replace("hidden: 8", "hidden: -8"), "fixed.hidden: -8 is not allowed"),
+        (BASE.replace("hidden: 8", "hidden: eight"), "fixed.hidden: 'eight'"),
+        (BASE.replace("gap+3", "gap-3"), "axes: 4 grid point\\(s\\) have gap >= seq_len"),
+        (BASE.replace("gap+3", "gap**2"), "axes.seq_len"),
+        (BASE.replace("task: recall", "task: sum_sign"), "axes.gap: .*recall only"),
+        (BASE + "extra: 1\n", "extra: unknown field"),
+        (BASE.replace("name: t", "name: ../up"), "name: '../up' is not allowed"),
+        (BASE.replace("fixed: {hidden: 8}", "fixed: {max_epochs: 3}"), "belongs in budget"),
+        (BASE.replace("fixed: {hidden: 8}", "fixed: {gap: 3}"), "fixed.gap: is also an axis"),
+        (BASE + "budget: {max_epochs: 0}\n", "budget.max_epochs: 0"),
+        (BASE.replace("[2, 4]", "[2, 2]"), "lists a value twice"),
+        (BASE + "task: sum_sign\n", "task: given twice"),
+        ("- a\n- b\n", "must be a YAML mapping"),
+        ("name: [unclosed\n", "not valid YAML at line"),
+        ("!!python/object/apply:os.system ['true']\n", "not valid YAML"),
+    ],
+)
+def test_bad_specs_are_one_line_errors(text, match):
+    with pytest.raises(ConfigError, match=match) as info:
+        spec(text)
+    assert "\n" not in str(info.value)
+
+
+def test_skip_infeasible_lists_and_skips():
+    s = spec(BASE.replace("seq_len: gap+3", "seq_len: [3, 8]") + "skip_infeasible: true\n")
+    grid = s.expand()
+    assert len(grid.trials) == 6  # (gap 4, seq_len 3) is infeasible for both archs
+    assert grid.skipped == [{"task": "recall", "gap": 4, "seq_len": 3}] * 2
+
+
+def test_non_utf8_bytes_are_refused():
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        SweepSpec.from_text(b"name: \xff\xfe\n")
+
+
+def test_missing_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        SweepSpec.from_yaml(tmp_path / "absent.yaml")
+
+
+@pytest.mark.parametrize(
+    ("name", "trials"),
+    [("smoke", 6), ("notebook_recall", 18), ("notebook_sum_sign", 18), ("gap_scan", 216),
+     ("gpu_cluster", 2700)],
+)  # fmt: skip
+def test_shipped_specs_validate(name, trials):
+    s = SweepSpec.from_yaml(SWEEPS / f"{name}.yaml")
+    info = describe(s, s.expand())
+    assert info["trials"] == trials
+    assert info["estimate_cpu_hours"] > 0
+
+
+def test_notebook_spec_covers_its_four_models():
+    trials = SweepSpec.from_yaml(SWEEPS / "notebook_recall.yaml").expand().trials
+    models = {(t.arch, t.clip_norm) for t in trials}
+    assert {("rnn", None), ("lstm", None), ("gru", None), ("rnn", 1.0)} <= models
+    assert {(t.gap, t.seq_len, t.hidden, t.lr) for t in trials} == {(50, 60, 64, 0.001)}

@@ -1,0 +1,165 @@
+"""Sweeps on a real, embedded Ray with tiny trials."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gradsweep.cli import main
+from gradsweep.results import load_results
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).parent.parent
+
+TINY_SPEC = """
+name: tiny
+task: recall
+axes:
+  arch: [rnn, gru]
+  gap: [2]
+  seq_len: gap+3
+  seed: [0, 1]
+fixed: {hidden: 8, batch_size: 32, train_size: 256, val_size: 128, test_size: 128, probe_size: 32}
+budget: {max_epochs: 3}
+max_failures: 1
+"""
+
+
+@pytest.fixture
+def ray_env(tmp_path_factory, monkeypatch):
+    """Ray's temporary files under pytest's temporary directory (short: socket paths)."""
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path_factory.mktemp("r")))
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+    return os.environ.copy()
+
+
+def gradsweep(*args, env, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "gradsweep.cli", *args],
+        capture_output=True, text=True, env=env, cwd=cwd, timeout=300,
+    )  # fmt: skip
+
+
+def test_smoke_sweep_finishes_with_actor_reuse(ray_env, tmp_path):
+    proc = gradsweep("launch", str(ROOT / "sweeps/smoke.yaml"), env=ray_env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "6/6 trials finished" in proc.stdout
+    assert "Traceback" not in proc.stderr
+    experiment = tmp_path / "results" / "smoke"
+    results = load_results(experiment)
+    trials = results.trials
+    assert len(trials) == 6 and set(trials["status"]) == {"TERMINATED"}
+    # Every trial ran in one of at most as many processes as concurrent slots (2 CPUs).
+    pids = {json.loads(line)["pid"] for f in experiment.glob("*/result.json")
+            for line in f.read_text().splitlines()}  # fmt: skip
+    assert 1 <= len(pids) <= 2
+    # Finished trials keep no checkpoint; the manifest says what ran.
+    assert not list(experiment.glob("*/checkpoint_*"))
+    manifest = json.loads((experiment / "gradsweep.json").read_text())
+    assert manifest["trials"] == 6 and manifest["versions"]["ray"].startswith("2.60")
+    assert manifest["spec"]["name"] == "smoke"
+    # status reads it back without Ray
+    proc = gradsweep("status", "smoke", env=ray_env, cwd=tmp_path)
+    assert proc.returncode == 0 and "6 TERMINATED" in proc.stdout
+    # launching the same name again is refused, pointing to resume, and writes nothing
+    before = sorted(p.name for p in experiment.iterdir())
+    proc = gradsweep("launch", str(ROOT / "sweeps/smoke.yaml"), env=ray_env, cwd=tmp_path)
+    assert proc.returncode == 2 and "gradsweep resume smoke" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in experiment.iterdir()) == before
+
+
+def test_failing_trial_is_retried_then_reported_others_finish(ray_env, tmp_path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY_SPEC)
+    env = {**ray_env, "GRADSWEEP_FAULT_RAISE": "seed=1"}
+    proc = gradsweep("launch", str(spec), "--storage", str(tmp_path / "out"), env=env, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "2 trial(s) failed after all retries" in proc.stderr
+    assert "error.txt" in proc.stderr and "Traceback" not in proc.stderr
+    trials = load_results(tmp_path / "out" / "tiny").trials
+    assert sorted(trials["status"]) == ["ERROR", "ERROR", "TERMINATED", "TERMINATED"]
+    assert set(trials.loc[trials["status"] == "ERROR", "seed"]) == {1}
+    # max_failures: 1 means one retry: the fault was raised twice per failing trial
+    for trial_id in trials.loc[trials["status"] == "ERROR", "trial_id"]:
+        text = (tmp_path / "out" / "tiny" / trial_id / "error.txt").read_text()
+        assert text.count("Failure #") == 2 and "fault injected" in text
+
+
+def test_diverging_trial_does_not_stop_the_sweep(ray_env, tmp_path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY_SPEC.replace("seed: [0, 1]", "lr: [0.003, 1.0e+38]"))
+    proc = gradsweep("launch", str(spec), "--storage", str(tmp_path / "out"), env=ray_env,
+                     cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "(2 diverged)" in proc.stdout
+    trials = load_results(tmp_path / "out" / "tiny").trials
+    assert set(trials["status"]) == {"TERMINATED"}
+    assert trials.loc[trials["lr"] > 1, "diverged"].all()
+    assert not trials.loc[trials["lr"] < 1, "diverged"].any()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        TINY_SPEC.replace("arch:", "colour:"),
+        TINY_SPEC.replace("[rnn, gru]", "[]"),
+        TINY_SPEC.replace("hidden: 8", "hidden: big"),
+        TINY_SPEC.replace("gap+3", "gap-3"),
+        TINY_SPEC.replace("[rnn, gru]", "[rnn, tcn]"),
+        TINY_SPEC.replace("hidden: 8", "train_size: -5"),
+        TINY_SPEC.replace("gap+3", "gap^2"),
+        TINY_SPEC.replace("task: recall", "task: sum_sign"),
+    ],
+)
+def test_bad_specs_exit_2_start_no_ray_and_write_nothing(text, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(text)
+    before = sorted(tmp_path.rglob("*"))
+    assert main(["launch", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: ")
+    assert sorted(tmp_path.rglob("*")) == before
+    assert "ray" not in sys.modules or not __import__("ray").is_initialized()
+
+
+def test_grid_over_max_trials_needs_yes(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "big.yaml"
+    spec.write_text(TINY_SPEC + "max_trials: 3\n")
+    assert main(["launch", str(spec)]) == 2
+    assert "pass --yes" in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "..", ".hidden", "x" * 200])
+def test_bad_names_are_refused(name, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["launch", str(ROOT / "sweeps/smoke.yaml"), "--name", name]) == 2
+    assert "--name" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_storage_problems_are_reported_before_ray(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file").write_text("x")
+    smoke = str(ROOT / "sweeps/smoke.yaml")
+    assert main(["launch", smoke, "--storage", str(tmp_path / "file")]) == 2
+    assert "not a directory" in capsys.readouterr().err
+    assert main(["launch", smoke, "--storage", str(tmp_path / "missing/sub")]) == 2
+    assert "parent directory does not exist" in capsys.readouterr().err
+
+
+def test_validate_prints_count_and_estimate(capsys):
+    assert main(["validate", str(ROOT / "sweeps/gap_scan.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "216 trials" in out and "CPU-hours" in out
+
+
+def test_unknown_experiment_exits_2(tmp_path, capsys):
+    assert main(["status", "nope", "--storage", str(tmp_path)]) == 2
+    assert "not an experiment directory" in capsys.readouterr().err
