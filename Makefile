@@ -29,6 +29,7 @@ demo: $(STAMP)
 	$(BIN)/gradsweep validate sweeps/smoke.yaml
 	rm -rf $(DEMO_STORAGE)/smoke
 	$(BIN)/gradsweep launch sweeps/smoke.yaml --storage $(DEMO_STORAGE)
+	$(BIN)/gradsweep report smoke --storage $(DEMO_STORAGE)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

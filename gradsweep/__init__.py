@@ -1,6 +1,23 @@
-"""gradsweep: sweeps of monitored recurrent-network training runs, and what their gradients say."""
+"""gradsweep: sweeps of monitored recurrent-network training runs, and what their gradients say.
 
+Public names: `TrialConfig`, `run_trial` (one trial, no Ray), `SweepSpec` (a sweep's grid),
+`load_results` and `aggregate` (an experiment directory into tidy DataFrames). Importing the
+package imports neither TensorFlow nor Ray.
+"""
+
+from gradsweep.results import ResultSet, aggregate, load_results
+from gradsweep.spec import SweepSpec
 from gradsweep.train import TrialConfig, TrialResult, TrialState, run_trial
 
 __version__ = "0.1.0"
-__all__ = ["TrialConfig", "TrialResult", "TrialState", "__version__", "run_trial"]
+__all__ = [
+    "ResultSet",
+    "SweepSpec",
+    "TrialConfig",
+    "TrialResult",
+    "TrialState",
+    "__version__",
+    "aggregate",
+    "load_results",
+    "run_trial",
+]

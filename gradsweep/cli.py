@@ -421,6 +421,92 @@ def status(
             )
 
 
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    parquet = "parquet"
+    json = "json"
+
+
+@app.command()
+def results(
+    name: Annotated[str, typer.Argument(help="Experiment name under --storage, or a path.")],
+    storage: Annotated[str | None, typer.Option(help=STORAGE_HELP)] = None,
+    format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file instead of the terminal.")
+    ] = None,
+) -> None:
+    """The tidy trial table: one row per trial, config and final metrics."""
+    from gradsweep.results import load_results
+
+    trials = load_results(name, _storage(storage)).trials
+    if format is Format.parquet and out_file is None:
+        raise ConfigError("--out: parquet is binary; give --out FILE", "--out")
+    if out_file is not None and not out_file.parent.is_dir():
+        raise ConfigError(f"--out: {str(out_file)!r}: its directory does not exist", "--out")
+    if format is Format.parquet:
+        trials.to_parquet(out_file, index=False)
+        return
+    if format is Format.csv:
+        text = trials.to_csv(index=False)
+    elif format is Format.json:
+        text = trials.to_json(orient="records", indent=1)
+    else:
+        text = _trials_table_text(trials)
+    if out_file is None:
+        out.file.write(text if text.endswith("\n") else text + "\n")
+    else:
+        out_file.write_text(text)
+
+
+def _trials_table_text(trials) -> str:
+    columns = [
+        "trial_id",
+        "status",
+        "arch",
+        "gap",
+        "seq_len",
+        "hidden",
+        "clip_norm",
+        "seed",
+        "epochs_run",
+        "test_acc",
+        "solved",
+        "samples_to_solve",
+        "grad_norm_first",
+        "grad_norm_max",
+        "signal_grad_ratio_init",
+        "diverged",
+    ]
+    shown = trials[[c for c in columns if c in trials]]
+    return shown.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.3g}")
+
+
+@app.command()
+def report(
+    name: Annotated[str, typer.Argument(help="Experiment name under --storage, or a path.")],
+    storage: Annotated[str | None, typer.Option(help=STORAGE_HELP)] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Directory for the report (default: NAME/report).")
+    ] = None,
+) -> None:
+    """Figures, the trainability frontier and findings computed from the results."""
+    from gradsweep.report import write_report
+    from gradsweep.results import load_results
+
+    loaded = load_results(name, _storage(storage))
+    target = out_dir or Path(loaded.path) / "report"
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"--out: {str(target)!r} is not a directory", "--out")
+    if not target.exists() and not target.parent.is_dir():
+        raise ConfigError(f"--out: {str(target)!r}: its parent directory does not exist", "--out")
+    written = write_report(loaded, target)
+    for sentence in written.findings:
+        out.print(f"- {sentence}", markup=False, highlight=False)
+    out.print(f"report: {written.html}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; bad input is one line on stderr and exit code 2, never a traceback."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -439,6 +525,16 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, typer.Abort):
         err.print("interrupted", markup=False)
         return 130
+    except Exception as exc:  # not bad input: a bug or an environment problem
+        if os.environ.get("GRADSWEEP_DEBUG"):
+            raise
+        err.print(
+            f"error: unexpected {type(exc).__name__}: {exc} (GRADSWEEP_DEBUG=1 shows the "
+            "traceback)",
+            markup=False,
+            highlight=False,
+        )
+        return 1
     return code if isinstance(code, int) else 0
 
 

@@ -326,3 +326,64 @@ def status_counts(results: ResultSet) -> dict[str, int]:
     if expected:
         counts["PENDING"] = counts.get("PENDING", 0) + max(0, expected - len(results.trials))
     return {s: int(counts.get(s, 0)) for s in STATUSES if counts.get(s)}
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """95% Wilson score interval of a binomial proportion (sensible at 0/n and n/n)."""
+    if n == 0:
+        return (np.nan, np.nan)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _t_half_width(std: float, n: int) -> float:
+    from scipy import stats
+
+    if n < 2 or not np.isfinite(std):
+        return np.nan
+    return float(stats.t.ppf(0.975, n - 1) * std / np.sqrt(n))
+
+
+DEFAULT_METRICS = ("test_acc", "best_val_acc", "grad_norm_first", "grad_norm_max",
+                   "signal_grad_ratio", "samples_to_solve")  # fmt: skip
+
+
+def aggregate(
+    trials: pd.DataFrame,
+    by: list[str],
+    metrics: tuple[str, ...] | list[str] = DEFAULT_METRICS,
+) -> pd.DataFrame:
+    """Mean, std, 95% t-interval and count of each metric over the rows of each group
+    (usually the seeds), and the solved rate with a 95% Wilson interval.
+
+    Groups with NA keys (unclipped trials have `clip_norm` NA) are kept, never dropped.
+    Only finished trials (`TERMINATED`) count.
+    """
+    done = trials[trials["status"] == "TERMINATED"] if "status" in trials else trials
+    rows = []
+    for key, group in done.groupby(by, dropna=False, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        row: dict[str, Any] = dict(zip(by, key, strict=True))
+        row["n"] = len(group)
+        for metric in metrics:
+            values = pd.to_numeric(group[metric], errors="coerce").astype("float64").dropna()
+            mean = float(values.mean()) if len(values) else np.nan
+            std = float(values.std(ddof=1)) if len(values) > 1 else np.nan
+            half = _t_half_width(std, len(values))
+            row |= {f"{metric}_mean": mean, f"{metric}_std": std,
+                    f"{metric}_ci_low": mean - half, f"{metric}_ci_high": mean + half,
+                    f"{metric}_count": len(values)}  # fmt: skip
+        if "solved" in group:
+            solved = int(group["solved"].fillna(False).astype(bool).sum())
+            low, high = wilson_interval(solved, len(group))
+            row |= {"solved_count": solved, "solved_rate": solved / len(group),
+                    "solved_ci_low": low, "solved_ci_high": high}  # fmt: skip
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    for column in by:  # keep the key columns' dtypes (Int64, Float64 with NA, string)
+        if column in done:
+            out[column] = out[column].astype(done[column].dtype)
+    return out

@@ -1,0 +1,364 @@
+"""Figures from the tidy tables: DataFrame in, matplotlib Figure out (never shown here).
+
+Heatmaps put the dependency (gap; seq_len for `sum_sign`) on x and the model (architecture,
+with clipping when it was swept) on y, one panel per swept seq_len / hidden value. Colour
+maps are perceptually uniform and colour-blind safe (viridis, cividis); lines use the
+Okabe-Ito palette.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display is ever needed
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import LogNorm, Normalize
+from matplotlib.figure import Figure
+
+from gradsweep.results import aggregate
+
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+ARCH_NAMES = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+ARCH_ORDER = ["rnn", "lstm", "gru"]
+
+# What each heatmap metric is called on a colour bar, and whether it is drawn on a log scale.
+METRICS = {
+    "test_acc": ("test accuracy", False),
+    "best_val_acc": ("best validation accuracy", False),
+    "grad_norm_first": ("mean gradient norm, first epoch", True),
+    "grad_norm_max": ("max gradient norm (pre-clip)", True),
+    "signal_grad_ratio": ("|dL/dx| at signal / at last input", True),
+    "signal_grad_ratio_init": ("|dL/dx| signal / last, at init", True),
+    "spectral_radius": ("spectral radius of recurrent kernel", False),
+}
+
+
+def dependency_axis(trials: pd.DataFrame) -> str:
+    """`gap` for recall sweeps, `seq_len` when there is no gap (sum_sign)."""
+    if "gap" in trials and trials["gap"].notna().any():
+        return "gap"
+    return "seq_len"
+
+
+def model_label(arch: str, clip: float | None, hidden: int | None = None) -> str:
+    """Row label: 'LSTM', 'SimpleRNN · clip 1', 'GRU · clip off', with hidden when given."""
+    label = ARCH_NAMES.get(arch, arch)
+    if clip is not None:
+        label += " · clip " + ("off" if pd.isna(clip) else f"{clip:g}")
+    if hidden is not None:
+        label += f" · h{hidden}"
+    return label
+
+
+def _swept(trials: pd.DataFrame, column: str) -> bool:
+    return column in trials and trials[column].nunique(dropna=False) > 1
+
+
+def facets(trials: pd.DataFrame) -> list[str]:
+    """Columns that get one panel per value: hidden, and seq_len when not a function of gap."""
+    x = dependency_axis(trials)
+    out = []
+    if _swept(trials, "hidden"):
+        out.append("hidden")
+    if x == "gap" and _swept(trials, "seq_len"):
+        per_gap = trials.groupby("gap")["seq_len"].nunique()
+        if (per_gap > 1).any():
+            out.append("seq_len")
+    return out
+
+
+def _rows(trials: pd.DataFrame) -> list[str]:
+    return ["arch", "clip_norm"] if _swept(trials, "clip_norm") else ["arch"]
+
+
+def _row_labels(keys: pd.DataFrame, rows: list[str]) -> list[str]:
+    return [
+        model_label(r["arch"], r["clip_norm"] if "clip_norm" in rows else None)
+        for _, r in keys.iterrows()
+    ]
+
+
+def _sorted_models(frame: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
+    order = {a: i for i, a in enumerate(ARCH_ORDER)}
+    keys = frame[rows].drop_duplicates().copy()
+    keys["_a"] = keys["arch"].map(lambda a: order.get(a, 99))
+    sort = ["_a"] + (["_c"] if "clip_norm" in rows else [])
+    if "clip_norm" in rows:
+        keys["_c"] = keys["clip_norm"].astype("float64").fillna(-1.0)
+    return keys.sort_values(sort).drop(columns=[c for c in ("_a", "_c") if c in keys])
+
+
+def heatmap(trials: pd.DataFrame, metric: str = "test_acc") -> Figure:
+    """Mean over seeds of `metric`: dependency on x, model on y, a panel per facet value."""
+    label, log = METRICS.get(metric, (metric, False))
+    x = dependency_axis(trials)
+    rows = _rows(trials)
+    panels = facets(trials)
+    agg = aggregate(trials, [*panels, *rows, x], metrics=[metric])
+    values = agg[f"{metric}_mean"].replace([np.inf, -np.inf], np.nan)
+    if log:
+        values = values.where(values > 0)
+    agg = agg.assign(_v=values)
+    panel_keys = [()] if not panels else list(agg[panels].drop_duplicates().itertuples(index=False))
+    xs = sorted(agg[x].dropna().unique())
+    models = _sorted_models(agg, rows)
+    norm = _norm(agg["_v"], log, metric)
+    width = min(2.0 + 0.55 * len(xs), 18.0)
+    height = 1.0 + 0.45 * len(models)
+    fig, axes = plt.subplots(
+        len(panel_keys), 1, figsize=(width, height * len(panel_keys) + 0.6), squeeze=False,
+        layout="constrained",
+    )  # fmt: skip
+    for ax, key in zip(axes[:, 0], panel_keys, strict=True):
+        sub = agg
+        for column, value in zip(panels, key, strict=True):
+            sub = sub[sub[column] == value]
+        grid = np.full((len(models), len(xs)), np.nan)
+        for i, (_, model) in enumerate(models.iterrows()):
+            match = np.ones(len(sub), bool)
+            for column in rows:
+                match &= _same(sub[column], model[column])
+            for _, cell in sub[match].iterrows():
+                grid[i, xs.index(cell[x])] = cell["_v"]
+        image = ax.imshow(
+            np.ma.masked_invalid(grid), aspect="auto", cmap="viridis", norm=norm,
+            interpolation="nearest",
+        )  # fmt: skip
+        _annotate(ax, grid, norm, log)
+        ax.set_xticks(range(len(xs)), [str(v) for v in xs])
+        ax.set_yticks(range(len(models)), _row_labels(models, rows))
+        ax.set_xlabel(f"{x} (time steps)")
+        title = ", ".join(f"{c} {v}" for c, v in zip(panels, key, strict=True))
+        ax.set_title(f"{label}{' — ' + title if title else ''} (mean over seeds)", fontsize=10)
+        ax.set_facecolor("#dddddd")  # missing cells read as grey, not as a colour
+    fig.colorbar(image, ax=axes[:, 0].tolist(), label=label + (" (log scale)" if log else ""))
+    return fig
+
+
+def _same(column: pd.Series, value) -> np.ndarray:
+    if pd.isna(value):
+        return column.isna().to_numpy()
+    return (column == value).fillna(False).to_numpy()
+
+
+def _norm(values: pd.Series, log: bool, metric: str):
+    finite = values.dropna()
+    if log:
+        if finite.empty:
+            return LogNorm(1e-3, 1)
+        low, high = float(finite.min()), float(finite.max())
+        return LogNorm(low, high if high > low else low * 10)
+    if metric.endswith("acc"):
+        return Normalize(0.5, 1.0)  # chance to perfect
+    if finite.empty:
+        return Normalize(0, 1)
+    return Normalize(float(finite.min()), float(finite.max()))
+
+
+def _annotate(ax, grid: np.ndarray, norm, log: bool) -> None:
+    """Cell text: the value, in a colour that reads on its background; small when crowded."""
+    rows, cols = grid.shape
+    size = 8 if cols <= 12 else 6.5 if cols <= 20 else 5
+    cmap = plt.get_cmap("viridis")
+    for i in range(rows):
+        for j in range(cols):
+            value = grid[i, j]
+            if not np.isfinite(value):
+                continue
+            text = _short_number(value, log)
+            shade = cmap(norm(value))
+            luminance = 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2]
+            ax.text(j, i, text, ha="center", va="center", fontsize=size,
+                    color="black" if luminance > 0.5 else "white")  # fmt: skip
+
+
+def _short_number(value: float, log: bool) -> str:
+    if log:
+        return f"{value:.0e}".replace("e-0", "e-").replace("e+0", "e")
+    return f"{value:.2f}"
+
+
+def gradient_through_time(profiles: pd.DataFrame, trials: pd.DataFrame, epoch: int = 0) -> Figure:
+    """Mean |dL/dx_t| by steps back (y) and gap (x), one panel per architecture, log colour.
+
+    `epoch=0` is before training (the measured counterpart of the notebook's "theoretical
+    gradient decay"); -1 takes each trial's last epoch.
+    """
+    x = dependency_axis(trials)
+    prof = profiles
+    if epoch == -1:
+        last = prof.groupby("trial_id")["epoch"].transform("max")
+        prof = prof[prof["epoch"] == last]
+    else:
+        prof = prof[prof["epoch"] == epoch]
+    merged = prof.merge(trials[["trial_id", "arch", x]], on="trial_id")
+    archs = [a for a in ARCH_ORDER if a in set(merged["arch"])]
+    if merged.empty or not archs:
+        return _empty_figure("no gradient profiles recorded (diagnostics off?)")
+    table = merged.groupby(["arch", x, "step_back"])["grad"].mean().reset_index()
+    positive = table["grad"][table["grad"] > 0]
+    norm = LogNorm(float(positive.min()), float(positive.max())) if len(positive) else None
+    xs = sorted(table[x].unique())
+    depth = int(table["step_back"].max()) + 1
+    fig, axes = plt.subplots(
+        1, len(archs), figsize=(min(4.0 * len(archs), 16), 4.2), squeeze=False,
+        layout="constrained", sharey=True,
+    )  # fmt: skip
+    image = None
+    for ax, arch in zip(axes[0], archs, strict=True):
+        grid = np.full((depth, len(xs)), np.nan)
+        sub = table[table["arch"] == arch]
+        grid[sub["step_back"].to_numpy(), [xs.index(v) for v in sub[x]]] = sub["grad"]
+        grid[grid <= 0] = np.nan
+        image = ax.imshow(np.ma.masked_invalid(grid), aspect="auto", origin="lower",
+                          cmap="cividis", norm=norm, interpolation="nearest")  # fmt: skip
+        step = max(1, math.ceil(len(xs) / 12))
+        ax.set_xticks(range(0, len(xs), step), [str(v) for v in xs[::step]])
+        ax.set_xlabel(f"{x} (time steps)")
+        ax.set_title(ARCH_NAMES.get(arch, arch), fontsize=10)
+        ax.set_facecolor("#dddddd")
+        if x == "gap":  # the signal's own distance back: where the gradient must arrive
+            ax.scatter(range(len(xs)), xs, color="#D55E00", marker="_", s=300, lw=2,
+                       label="signal position", zorder=3)  # fmt: skip
+            ax.legend(loc="upper left", fontsize=8, frameon=False, labelcolor="#D55E00")
+    axes[0, 0].set_ylabel("steps back from the last input")
+    when = "before training" if epoch == 0 else "after the last epoch"
+    fig.suptitle(f"Gradient reaching each input, mean |dL/dx_t| over the probe batch, {when}",
+                 fontsize=10)  # fmt: skip
+    fig.colorbar(image, ax=axes[0].tolist(), label="|dL/dx_t| (log scale)")
+    return fig
+
+
+def learning_curves(epochs: pd.DataFrame, trials: pd.DataFrame) -> Figure:
+    """Validation accuracy and gradient norm by samples seen, a column per architecture;
+    thin lines are seeds, thick lines their mean, one colour per gap (or seq_len)."""
+    x = dependency_axis(trials)
+    merged = epochs.merge(trials[["trial_id", "arch", x, "seed"]], on="trial_id")
+    archs = [a for a in ARCH_ORDER if a in set(merged["arch"])]
+    if merged.empty:
+        return _empty_figure("no epochs recorded")
+    levels = sorted(merged[x].dropna().unique())
+    colours = {v: OKABE_ITO[i % len(OKABE_ITO)] for i, v in enumerate(levels)}
+    fig, axes = plt.subplots(2, len(archs), figsize=(min(4.2 * len(archs), 16), 6.4),
+                             squeeze=False, sharex=True, layout="constrained")  # fmt: skip
+    for col, arch in enumerate(archs):
+        sub = merged[merged["arch"] == arch]
+        for row, metric in enumerate(["val_acc", "grad_norm_mean"]):
+            ax = axes[row, col]
+            for level in levels:
+                runs = sub[sub[x] == level]
+                for _, run in runs.groupby("trial_id"):
+                    ax.plot(run["samples_seen"], run[metric], color=colours[level], lw=0.6,
+                            alpha=0.35)  # fmt: skip
+                mean = runs.groupby("samples_seen")[metric].mean()
+                ax.plot(mean.index, mean.to_numpy(), color=colours[level], lw=2,
+                        label=f"{x} {level}")  # fmt: skip
+            if metric == "grad_norm_mean":
+                ax.set_yscale("log")
+            ax.grid(alpha=0.3)
+            if col == 0:
+                ax.set_ylabel("validation accuracy" if row == 0 else "mean gradient norm (log)")
+            if row == 1:
+                ax.set_xlabel("training sequences seen")
+            else:
+                ax.set_title(ARCH_NAMES.get(arch, arch), fontsize=10)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right upper", fontsize=8, frameon=False)
+    return fig
+
+
+def frontier_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """Per model (arch, and clip / hidden when swept): the largest dependency that most
+    seeds solved, and the solved rate with its Wilson interval at every dependency."""
+    x = dependency_axis(trials)
+    group = [*_rows(trials), *(["hidden"] if _swept(trials, "hidden") else [])]
+    agg = aggregate(trials, [*group, x], metrics=["samples_to_solve"])
+    out = []
+    for key, sub in agg.groupby(group, dropna=False, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(group, key, strict=True))
+        majority = sub[sub["solved_rate"] > 0.5]
+        if len(majority):
+            at = majority.loc[majority[x].idxmax()]
+            row |= {"frontier": at[x], "solved": int(at["solved_count"]), "seeds": int(at["n"])}
+        else:
+            row |= {"frontier": pd.NA, "solved": 0, "seeds": int(sub["n"].max())}
+        row["tested_up_to"] = sub[x].max()
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def frontier(trials: pd.DataFrame) -> Figure:
+    """Solved rate against dependency with 95% Wilson bands; the frontier (largest dependency
+    most seeds solved) marked per model."""
+    x = dependency_axis(trials)
+    group = [*_rows(trials), *(["hidden"] if _swept(trials, "hidden") else [])]
+    agg = aggregate(trials, [*group, x], metrics=[])
+    models = _sorted_models(agg, _rows(trials)).reset_index(drop=True)
+    archs = list(dict.fromkeys(models["arch"]))
+    fig, ax = plt.subplots(figsize=(8, 4.2), layout="constrained")
+    for i, (key, sub) in enumerate(agg.groupby(group, dropna=False, sort=False)):
+        key = key if isinstance(key, tuple) else (key,)
+        values = dict(zip(group, key, strict=True))
+        clip = values.get("clip_norm") if "clip_norm" in group else None
+        label = model_label(values["arch"], clip, values.get("hidden"))
+        # colour = architecture, line style = clipping; a small shift keeps equal lines visible
+        colour = OKABE_ITO[archs.index(values["arch"]) % len(OKABE_ITO)]
+        style = ":" if clip is not None and pd.isna(clip) else "-" if clip is None else "--"
+        sub = sub.sort_values(x)
+        shift = 1 + 0.012 * (i - len(agg) / 2 / max(1, len(sub)))
+        xs = sub[x].astype(float) * shift
+        ax.plot(xs, sub["solved_rate"], marker="o", ms=4, color=colour, ls=style, label=label)
+        ax.fill_between(xs, sub["solved_ci_low"], sub["solved_ci_high"], color=colour,
+                        alpha=0.06)  # fmt: skip
+        majority = sub[sub["solved_rate"] > 0.5]
+        if len(majority):
+            ax.plot(float(majority[x].max()) * shift, 1.02, marker="v", color=colour, ms=7,
+                    clip_on=False)  # fmt: skip
+    ticks = sorted(agg[x].dropna().unique())
+    if len(ticks) > 1 and ticks[0] > 0 and ticks[-1] / ticks[0] >= 8:
+        ax.set_xscale("log")
+    ax.set_xticks([float(t) for t in ticks], [str(t) for t in ticks], minor=False)
+    ax.minorticks_off()
+    ax.axhline(0.5, color="grey", lw=0.8)
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel(f"{x} (time steps)")
+    ax.set_ylabel("share of seeds solved (95% Wilson interval)")
+    ax.set_title("Trainability frontier (▼ = largest dependency most seeds solved)", fontsize=10)
+    ax.grid(alpha=0.3)
+    fig.legend(fontsize=8, frameon=False, loc="outside right upper")
+    return fig
+
+
+def importance(ranked: pd.DataFrame) -> Figure:
+    """Permutation importance of the swept axes for test accuracy, as a ranked bar chart."""
+    if ranked.empty:
+        return _empty_figure("fewer than two swept axes: nothing to rank")
+    ranked = ranked.sort_values("importance")
+    fig, ax = plt.subplots(figsize=(6, 0.6 + 0.45 * len(ranked)), layout="constrained")
+    ax.barh(ranked["axis"], ranked["importance"], xerr=ranked["std"], color=OKABE_ITO[0])
+    ax.set_xlabel("permutation importance (drop in R² when shuffled)")
+    ax.set_title("Which swept axes matter for test accuracy", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def _empty_figure(message: str) -> Figure:
+    fig, ax = plt.subplots(figsize=(6, 1.5))
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center")
+    return fig
+
+
+def save(fig: Figure, stem: str) -> list[str]:
+    """Write `stem.png` and `stem.svg`; close the figure."""
+    paths = [f"{stem}.png", f"{stem}.svg"]
+    fig.savefig(paths[0], dpi=130)
+    fig.savefig(paths[1])
+    plt.close(fig)
+    return paths

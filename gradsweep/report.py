@@ -1,0 +1,324 @@
+"""A report of an experiment: figures, the frontier table, and findings computed from data.
+
+Every sentence in the findings is built from the tables and cites its numbers; nothing is
+pre-written. With too little data a finding says so instead of concluding.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gradsweep import plots
+from gradsweep.results import ResultSet
+
+log = logging.getLogger(__name__)
+
+# Axes a random forest may rank (seed is noise by construction, so it is a useful yardstick).
+RANKABLE = ["arch", "gap", "seq_len", "hidden", "clip_norm", "lr", "batch_size",
+            "recurrent_init", "train_size", "seed"]  # fmt: skip
+
+
+@dataclass
+class Report:
+    """What `write_report` produced."""
+
+    directory: str
+    findings: list[str]
+    frontier: pd.DataFrame
+    figures: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def html(self) -> str:
+        return os.path.join(self.directory, "report.html")
+
+
+def _name(arch: str, clip=None, hidden=None) -> str:
+    return plots.model_label(arch, clip, hidden)
+
+
+def _fmt(value: float) -> str:
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    if value == 0:
+        return "0"
+    if abs(value) < 0.01 or abs(value) >= 1e4:
+        return f"{value:.1e}"
+    return f"{value:.3g}"
+
+
+def _samples(value: float) -> str:
+    if not np.isfinite(value):
+        return "n/a"
+    return f"{value / 1000:.0f}k" if value >= 10_000 else f"{value:.0f}"
+
+
+def counts_sentence(trials: pd.DataFrame, expected: int | None) -> str:
+    """How many trials exist, finished, diverged, failed, are unfinished."""
+    status = trials["status"]
+    finished = int((status == "TERMINATED").sum())
+    diverged = int(trials.loc[status == "TERMINATED", "diverged"].fillna(False).sum())
+    failed = int((status == "ERROR").sum())
+    unfinished = len(trials) - finished - failed + max(0, (expected or 0) - len(trials))
+    text = f"{finished} of {max(expected or 0, len(trials))} trials finished"
+    text += f" ({diverged} diverged)" if diverged else " (none diverged)"
+    text += f", {failed} failed" if failed else ""
+    text += f", {unfinished} not finished" if unfinished else ""
+    return text + "."
+
+
+def findings(trials: pd.DataFrame, expected: int | None = None) -> list[str]:
+    """Sentences computed from the trial table, each citing the numbers it rests on."""
+    out = [counts_sentence(trials, expected)]
+    done = trials[trials["status"] == "TERMINATED"]
+    if done.empty:
+        out.append("No trial has finished, so there is nothing to compare yet.")
+        return out
+    x = plots.dependency_axis(done)
+    seeds = done.groupby([c for c in ("arch", "clip_norm", "hidden", x) if c in done],
+                         dropna=False).size()  # fmt: skip
+    if seeds.max() < 2:
+        out.append(
+            "Each grid point ran with a single seed, so every difference below is one "
+            "observation, not an estimate; add seeds before drawing conclusions."
+        )
+    out += _frontier_sentences(done, x)
+    out += _gradient_sentences(done, x)
+    out += _clip_sentences(done)
+    return out
+
+
+def _frontier_sentences(done: pd.DataFrame, x: str) -> list[str]:
+    table = plots.frontier_table(done)
+    out = []
+    ranked = []
+    for _, row in table.iterrows():
+        name = _name(row["arch"], row.get("clip_norm") if "clip_norm" in table else None,
+                     row.get("hidden") if "hidden" in table else None)  # fmt: skip
+        model = _select(done, row, table.columns)
+        tested = int(row["tested_up_to"])
+        if pd.isna(row["frontier"]):
+            best = model.groupby(x)["solved"].mean()
+            out.append(
+                f"{name} solved no {x} in most seeds (tested {x} {int(model[x].min())}–{tested}; "
+                f"best share {best.max():.0%} at {x} {best.idxmax()})."
+            )
+            ranked.append((name, -1))
+            continue
+        frontier = int(row["frontier"])
+        at = model[(model[x] == frontier) & model["solved"].fillna(False)]
+        median = float(at["samples_to_solve"].astype("float64").median())
+        tail = f"; it was tested up to {tested}" if tested > frontier else " (the largest tested)"
+        out.append(
+            f"{name} solved {x} {frontier} in {row['solved']}/{row['seeds']} seeds, "
+            f"median {_samples(median)} training sequences to solve{tail}."
+        )
+        ranked.append((name, frontier))
+    if len(ranked) > 1:
+        ranked.sort(key=lambda item: item[1], reverse=True)
+        order = ", ".join(f"{n} {f if f >= 0 else 'none'}" for n, f in ranked)
+        out.append(f"Largest {x} solved by most seeds, by model: {order}.")
+    return out
+
+
+def _select(done: pd.DataFrame, row: pd.Series, columns) -> pd.DataFrame:
+    mask = pd.Series(True, index=done.index)
+    for column in ("arch", "clip_norm", "hidden"):
+        if column in columns:
+            value = row[column]
+            mask &= done[column].isna() if pd.isna(value) else (done[column] == value).fillna(False)
+    return done[mask]
+
+
+def _gradient_sentences(done: pd.DataFrame, x: str) -> list[str]:
+    out = []
+    ratio = done["signal_grad_ratio_init"].replace([np.inf, -np.inf], np.nan)
+    solved = done["solved"].fillna(False).astype(bool)
+    if x == "gap" and ratio.notna().any() and solved.any() and (~solved).any():
+        a, b = ratio[solved].median(), ratio[~solved].median()
+        out.append(
+            f"Before training, the gradient reaching the signal input was a median "
+            f"{_fmt(a)} of the gradient at the last input in trials that went on to solve "
+            f"their task ({int(solved.sum())}), against {_fmt(b)} in those that did not "
+            f"({int((~solved).sum())})."
+        )
+    for arch, sub in done.groupby("arch"):
+        ratios = sub[[x, "signal_grad_ratio_init"]].dropna()
+        ratios = ratios[ratios["signal_grad_ratio_init"] > 0]
+        if x == "gap" and ratios[x].nunique() >= 3:
+            slope = np.polyfit(
+                ratios[x].astype(float), np.log10(ratios["signal_grad_ratio_init"]), 1
+            )[0]
+            out.append(
+                f"For {_name(arch)}, the initial signal-to-last gradient ratio changed by "
+                f"{slope * 10:+.2f} orders of magnitude per 10 steps of gap "
+                f"(least-squares fit over {len(ratios)} trials)."
+            )
+    peak = done.loc[done["grad_norm_max"].idxmax()] if done["grad_norm_max"].notna().any() else None
+    if peak is not None:
+        out.append(
+            f"The largest pre-clip gradient norm in any step was {_fmt(peak['grad_norm_max'])} "
+            f"({_name(peak['arch'])}, {x} {peak[x]}, seed {peak['seed']}); the median trial's "
+            f"largest was {_fmt(done['grad_norm_max'].median())}."
+        )
+    return out
+
+
+def _clip_sentences(done: pd.DataFrame) -> list[str]:
+    if "clip_norm" not in done or done["clip_norm"].nunique(dropna=False) < 2:
+        return []
+    out = []
+    for arch, sub in done.groupby("arch"):
+        off = sub[sub["clip_norm"].isna()]
+        for clip, on in sub[sub["clip_norm"].notna()].groupby("clip_norm"):
+            if off.empty or on.empty:
+                continue
+            solved_on = int(on["solved"].fillna(False).sum())
+            solved_off = int(off["solved"].fillna(False).sum())
+            out.append(
+                f"{_name(arch)}: clipping at {clip:g} fired in {on['clip_fraction'].mean():.0%} "
+                f"of steps on average; solved {solved_on}/{len(on)} trials with it and "
+                f"{solved_off}/{len(off)} without; mean test accuracy "
+                f"{on['test_acc'].mean():.3f} against {off['test_acc'].mean():.3f}."
+            )
+    return out
+
+
+def axis_importance(trials: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """Permutation importance of each swept axis in a random forest of test accuracy
+    (in the spirit of Greff et al. 2017's fANOVA). Empty with fewer than 2 axes or 8 trials."""
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.inspection import permutation_importance
+
+    done = trials[(trials["status"] == "TERMINATED") & trials["test_acc"].notna()]
+    axes = [c for c in RANKABLE if c in done and done[c].nunique(dropna=False) > 1]
+    if "seq_len" in axes and "gap" in axes and "seq_len" not in plots.facets(done):
+        axes.remove("seq_len")  # a function of gap here (seq_len: gap+K), not an axis of its own
+    if len(axes) < 2 or len(done) < 8:
+        return pd.DataFrame(columns=["axis", "importance", "std"])
+    features = pd.DataFrame(index=done.index)
+    for axis in axes:
+        column = done[axis]
+        if axis == "clip_norm":
+            features[axis] = column.astype("float64").fillna(0.0)  # off = no clipping = 0
+        elif column.dtype.kind in "iuf" or str(column.dtype) in ("Int64", "Float64"):
+            features[axis] = column.astype("float64")
+        else:
+            features[axis] = column.astype("category").cat.codes
+    target = done["test_acc"].to_numpy()
+    model = RandomForestRegressor(n_estimators=200, random_state=seed, min_samples_leaf=2)
+    model.fit(features, target)
+    result = permutation_importance(model, features, target, n_repeats=10, random_state=seed)
+    return pd.DataFrame(
+        {"axis": axes, "importance": result.importances_mean, "std": result.importances_std}
+    ).sort_values("importance", ascending=False, ignore_index=True)
+
+
+FIGURES = [
+    ("test_acc", "Test accuracy against dependency"),
+    ("grad_norm_first", "Gradient norm in the first epoch"),
+    ("grad_norm_max", "Largest gradient norm"),
+    ("signal_grad_ratio_init", "Gradient reaching the signal, before training"),
+    ("signal_grad_ratio", "Gradient reaching the signal, after training"),
+]
+
+
+def write_report(results: ResultSet, out_dir: str | os.PathLike) -> Report:
+    """Figures (PNG and SVG), report.md and a self-contained report.html in `out_dir`."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    trials, epochs = results.trials, results.epochs
+    done = trials[trials["status"] == "TERMINATED"]
+    expected = results.manifest.get("trials")
+    report = Report(str(out), findings(trials, expected), pd.DataFrame())
+    sections: list[tuple[str, str]] = []
+    if not done.empty:
+        report.frontier = plots.frontier_table(done)
+        for metric, title in FIGURES:
+            if done[metric].notna().any():
+                report.figures[metric] = plots.save(plots.heatmap(done, metric), str(out / metric))
+                sections.append((title, metric))
+        figures = {
+            "gradient_through_time": (
+                plots.gradient_through_time(results.profiles, done, epoch=0),
+                "Gradient through time, before training",
+            ),
+            "learning_curves": (plots.learning_curves(epochs, done), "Learning curves"),
+            "frontier": (plots.frontier(done), "Trainability frontier"),
+            "importance": (plots.importance(axis_importance(done)), "Which axes matter"),
+        }
+        for stem, (fig, title) in figures.items():
+            report.figures[stem] = plots.save(fig, str(out / stem))
+            sections.append((title, stem))
+    _write_text(out / "report.md", _markdown(results, report, sections))
+    _write_text(out / "report.html", _html(results, report, sections))
+    return report
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _grid_lines(results: ResultSet) -> list[str]:
+    spec = results.manifest.get("spec") or {}
+    lines = [f"- {k}: {v}" for k, v in (spec.get("axes") or {}).items()]
+    if spec.get("fixed"):
+        lines.append(f"- fixed: {spec['fixed']}")
+    if spec.get("budget"):
+        lines.append(f"- budget: {spec['budget']}")
+    return lines or ["- (no manifest: grid unknown)"]
+
+
+def _frontier_markdown(frontier: pd.DataFrame) -> str:
+    if frontier.empty:
+        return "(no finished trials)"
+    frame = frontier.copy()
+    if "clip_norm" in frame:
+        frame["clip_norm"] = frame["clip_norm"].map(lambda v: "off" if pd.isna(v) else f"{v:g}")
+    frame["frontier"] = frame["frontier"].map(lambda v: "none" if pd.isna(v) else str(int(v)))
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
+
+
+def _markdown(results: ResultSet, report: Report, sections) -> str:
+    name = Path(results.path).name
+    parts = [f"# gradsweep report: {name}", "", f"Experiment: `{results.path}`", "",
+             "## Grid", "", *_grid_lines(results), "", "## Findings", "",
+             *[f"- {s}" for s in report.findings], "", "## Trainability frontier", "",
+             _frontier_markdown(report.frontier), ""]  # fmt: skip
+    for title, stem in sections:
+        parts += [f"## {title}", "", f"![{title}]({stem}.png)", ""]
+    return "\n".join(parts)
+
+
+def _html(results: ResultSet, report: Report, sections) -> str:
+    name = html.escape(Path(results.path).name)
+    body = [f"<h1>gradsweep report: {name}</h1>",
+            f"<p>Experiment: <code>{html.escape(results.path)}</code></p>", "<h2>Grid</h2><ul>",
+            *[f"<li>{html.escape(line[2:])}</li>" for line in _grid_lines(results)], "</ul>",
+            "<h2>Findings</h2><ul>", *[f"<li>{html.escape(s)}</li>" for s in report.findings],
+            "</ul>", "<h2>Trainability frontier</h2>"]  # fmt: skip
+    frontier = report.frontier
+    body.append(
+        frontier.to_html(index=False, na_rep="none") if not frontier.empty else "<p>none</p>"
+    )
+    for title, stem in sections:
+        data = base64.b64encode(Path(report.directory, f"{stem}.png").read_bytes()).decode()
+        body.append(f'<h2>{html.escape(title)}</h2><img alt="{html.escape(title)}" '
+                    f'src="data:image/png;base64,{data}">')  # fmt: skip
+    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;"
+             "line-height:1.45}img{max-width:100%}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:2px 8px}")  # fmt: skip
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>gradsweep: {name}</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")  # fmt: skip

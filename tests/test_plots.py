@@ -1,0 +1,91 @@
+from itertools import pairwise
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+
+from gradsweep import plots
+from tests.synthetic import trial_tables
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return trial_tables()
+
+
+@pytest.mark.parametrize("metric", list(plots.METRICS))
+def test_heatmaps_render(tables, metric, tmp_path):
+    fig = plots.heatmap(tables[0], metric)
+    axis = fig.axes[0]
+    assert axis.get_xlabel() == "gap (time steps)"
+    labels = [t.get_text() for t in axis.get_yticklabels()]
+    assert labels[0] == "SimpleRNN · clip off" and "GRU · clip 1" in labels
+    assert fig.axes[-1].get_ylabel()  # the colour bar is named
+    paths = plots.save(fig, str(tmp_path / metric))
+    assert all((tmp_path / p).stat().st_size > 1000 for p in paths)
+
+
+def test_heatmap_cells_are_means_over_seeds(tables):
+    trials = tables[0]
+    fig = plots.heatmap(trials, "test_acc")
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    mean = trials[(trials.arch == "lstm") & (trials.gap == 40) & trials.clip_norm.isna()]
+    assert f"{mean.test_acc.mean():.2f}" in texts
+
+
+def test_twenty_gaps_by_six_rows_has_no_overlapping_labels(tmp_path):
+    trials, _, _ = trial_tables(gaps=tuple(range(5, 205, 10)), seeds=(0,))
+    fig = plots.heatmap(trials, "grad_norm_max")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    ticks = [t.get_window_extent(renderer) for t in ax.get_xticklabels()]
+    assert len(ticks) == 20
+    assert all(not a.overlaps(b) for a, b in pairwise(ticks))
+    cells = [t.get_window_extent(renderer) for t in ax.texts]
+    assert len(cells) == 120
+    by_row = {}
+    for box in cells:
+        by_row.setdefault(round(box.y0), []).append(box)
+    for row in by_row.values():
+        row.sort(key=lambda b: b.x0)
+        assert all(a.x1 <= b.x0 for a, b in pairwise(row))
+
+
+def test_sum_sign_uses_seq_len_on_x(tables):
+    trials = tables[0].copy()
+    trials["task"] = "sum_sign"
+    trials["gap"] = __import__("pandas").array([None] * len(trials), dtype="Int64")
+    assert plots.dependency_axis(trials) == "seq_len"
+    assert plots.heatmap(trials, "test_acc").axes[0].get_xlabel() == "seq_len (time steps)"
+
+
+def test_other_figures_render(tables, tmp_path):
+    trials, epochs, profiles = tables
+    for stem, fig in {
+        "gtt": plots.gradient_through_time(profiles, trials),
+        "gtt_last": plots.gradient_through_time(profiles, trials, epoch=-1),
+        "curves": plots.learning_curves(epochs, trials),
+        "frontier": plots.frontier(trials),
+    }.items():
+        assert fig.axes, stem
+        plots.save(fig, str(tmp_path / stem))
+    assert len(list(tmp_path.glob("*.png"))) == 4 and len(list(tmp_path.glob("*.svg"))) == 4
+
+
+def test_frontier_table_finds_the_largest_majority_gap(tables):
+    table = plots.frontier_table(tables[0])
+    off = table[table["clip_norm"].isna()].set_index("arch")["frontier"]
+    assert off.to_dict() == {"rnn": 10, "lstm": 40, "gru": 20}
+    assert len(table) == 6  # unclipped rows are not lost in the groupby
+
+
+def test_hidden_is_a_facet_when_swept():
+    trials, _, _ = trial_tables(seeds=(0,))
+    wide = trials.copy()
+    wide["hidden"] = 64
+    both = __import__("pandas").concat([trials, wide.assign(trial_id=wide.trial_id + "h")])
+    assert plots.facets(both) == ["hidden"]
+    assert len([a for a in plots.heatmap(both, "test_acc").axes if a.get_xlabel()]) == 2

@@ -1,0 +1,61 @@
+import pytest
+
+from gradsweep.report import axis_importance, findings, write_report
+from gradsweep.results import ResultSet, load_results
+from tests.synthetic import trial_tables
+
+
+def test_findings_are_computed_from_the_data():
+    a, _, _ = trial_tables(frontier={"rnn": 10, "lstm": 40, "gru": 20})
+    b, _, _ = trial_tables(frontier={"rnn": 5, "lstm": 20, "gru": 40})
+    fa, fb = findings(a), findings(b)
+    assert fa != fb
+    assert any("LSTM · clip off solved gap 40 in 3/3 seeds" in s for s in fa)
+    assert any("GRU · clip off solved gap 40 in 3/3 seeds" in s for s in fb)
+    assert any(s.startswith("Largest gap solved by most seeds") and "LSTM · clip off 40" in s
+               for s in fa)  # fmt: skip
+    assert fa[0] == "72 of 72 trials finished (none diverged)."
+
+
+def test_too_little_data_is_said():
+    one_seed, _, _ = trial_tables(seeds=(0,))
+    assert any("single seed" in s for s in findings(one_seed))
+    nothing = one_seed.assign(status="RUNNING")
+    assert findings(nothing)[-1].startswith("No trial has finished")
+
+
+def test_no_model_solving_is_reported_as_such():
+    trials, _, _ = trial_tables(frontier={"rnn": 0, "lstm": 0, "gru": 0})
+    sentences = findings(trials)
+    assert any("SimpleRNN · clip off solved no gap in most seeds" in s for s in sentences)
+
+
+def test_axis_importance_ranks_the_axis_that_decides():
+    trials, _, _ = trial_tables(frontier={"rnn": 40, "lstm": 40, "gru": 40}, gaps=(5, 10, 80))
+    ranked = axis_importance(trials)
+    assert ranked.iloc[0]["axis"] == "gap"  # solved iff gap <= 40, whatever the arch
+    assert "seq_len" not in set(ranked["axis"])  # seq_len = gap + 10 here: not its own axis
+
+
+def test_report_from_synthetic_tables(tmp_path):
+    trials, epochs, profiles = trial_tables()
+    rs = ResultSet("synthetic", trials, epochs, _profiles=profiles, manifest={"trials": 72})
+    report = write_report(rs, tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    assert "data:image/png;base64," in html and 'src="http' not in html
+    md = (tmp_path / "report.md").read_text()
+    for sentence in report.findings:
+        assert sentence in md
+    assert {"test_acc", "gradient_through_time", "frontier", "importance"} <= set(report.figures)
+
+
+@pytest.mark.integration
+def test_report_command_on_a_real_sweep(experiment, tmp_path, capsys):
+    from gradsweep.cli import main
+
+    assert main(["report", str(experiment), "--out", str(tmp_path / "rep")]) == 0
+    out = capsys.readouterr().out
+    assert "report.html" in out and "8 of 8 trials finished" in out
+    assert (tmp_path / "rep" / "test_acc.svg").exists()
+    assert main(["report", str(experiment), "--out", str(tmp_path / "no" / "such" / "dir")]) == 2
+    assert len(load_results(experiment).trials) == 8
