@@ -331,8 +331,61 @@ def launch(
         max_concurrent=max_concurrent,
         yes=yes,
     )
-    with _progress_bar(len(plan.configs)) as update:
+    with _progress_bar(len(plan.configs)) as update, _resumable(plan.name):
         outcome = sweep.run(plan, on_progress=update)
+    return _render_outcome(outcome, plan.name)
+
+
+@app.command()
+def resume(
+    name: Annotated[str, typer.Argument(help="Experiment name under --storage, or a path.")],
+    storage: Annotated[str | None, typer.Option(help=STORAGE_HELP)] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join (auto or host:port); default: local.")
+    ] = None,
+) -> int:
+    """Continue an interrupted sweep; finished trials are not run again."""
+    from gradsweep.results import experiment_path
+
+    _quiet_tensorflow()
+    from gradsweep import sweep
+
+    path = str(experiment_path(name, _storage(storage)))
+    plan = sweep.prepare_resume(path, address or os.environ.get("RAY_ADDRESS"))
+    if plan.nothing_to_do:
+        out.print(f"nothing to do: all {plan.total} trials of {plan.name} have finished")
+        return 0
+    out.print(f"resuming {plan.name}: {plan.finished}/{plan.total} trials finished before")
+    with _progress_bar(plan.total) as update, _resumable(plan.name):
+        outcome = sweep.resume(plan, on_progress=update)
+    return _render_outcome(outcome, plan.name)
+
+
+class _resumable:
+    """A second Ctrl-C (Tune handles the first by stopping gracefully) ends the command at
+    once; the message names the command that continues the sweep."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, traceback) -> bool:
+        if kind is KeyboardInterrupt:
+            err.print(f"interrupted; continue with `gradsweep resume {self.name}`", markup=False)
+            raise SystemExit(130)
+        return False
+
+
+def _render_outcome(outcome, name: str) -> int:
+    if outcome.interrupted:
+        err.print(
+            f"interrupted: {outcome.terminated}/{outcome.total} trials finished; continue with "
+            f"`gradsweep resume {name}`",
+            markup=False,
+        )
+        return 130
     out.print(
         f"{outcome.terminated}/{outcome.total} trials finished"
         + (f" ({outcome.diverged} diverged)" if outcome.diverged else "")

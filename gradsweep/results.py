@@ -1,9 +1,10 @@
 """An experiment directory into tidy pandas DataFrames, without a running Ray.
 
-`load_results(name_or_path)` reads every trial's `params.json` and `result.json` (one line
-per epoch, written by the sweep layer) and the statuses Tune recorded in its experiment state
-(plain JSON; nothing is unpickled), and returns `ResultSet.trials`, `.epochs`, `.profiles`.
-The tables are cached as parquet next to the experiment and rebuilt when a trial changes.
+`load_results(name_or_path)` reads every trial's `params.json` and `epochs.jsonl` (one line
+per epoch, written by the sweep layer; Tune's `result.json` where that is missing) and the
+statuses Tune recorded in its experiment state (plain JSON; nothing is unpickled), and
+returns `ResultSet.trials`, `.epochs` and `.profiles`. The tables are cached as parquet next
+to the experiment and rebuilt when a trial changes.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from gradsweep.train import EPOCH_FIELDS, TrialConfig
 log = logging.getLogger(__name__)
 
 CACHE_DIR = ".gradsweep-cache"
+EPOCHS = "epochs.jsonl"  # written by the sweep layer's trainable, one line per epoch
 CACHE_VERSION = 1
 MANIFEST = "gradsweep.json"
 STATUSES = ("TERMINATED", "ERROR", "RUNNING", "PENDING", "PAUSED")
@@ -99,15 +101,20 @@ def read_statuses(path: Path) -> dict[str, str]:
 def _read_trial(directory: Path) -> dict[str, Any]:
     """params.json and the result.json lines of one trial directory."""
     params = json.loads((directory / "params.json").read_text())
-    lines = []
-    result_file = directory / "result.json"
+    by_epoch: dict[int, dict[str, Any]] = {}
+    result_file = directory / EPOCHS
+    if not result_file.exists():  # not written by gradsweep's trainable: Tune's own log
+        result_file = directory / "result.json"
     if result_file.exists():
         for line in result_file.read_text().splitlines():
             if line.strip():
                 try:
-                    lines.append(json.loads(line))
+                    row = json.loads(line)
                 except json.JSONDecodeError:  # a line cut short by a crash
                     break
+                # A resumed trial may report an epoch again: the last report of it counts.
+                by_epoch[row.get("epoch", len(by_epoch) + 1)] = row
+    lines = [by_epoch[e] for e in sorted(by_epoch)]
     return {
         "trial_id": directory.name,
         "config": params.get("trial", params),
@@ -119,7 +126,8 @@ def _read_trial(directory: Path) -> dict[str, Any]:
 def _fingerprint(path: Path) -> dict[str, Any]:
     """What the cache depends on: sizes and times of every trial file and of Tune's state."""
     files = sorted(
-        glob.glob(str(path / "*" / "result.json"))
+        glob.glob(str(path / "*" / EPOCHS))
+        + glob.glob(str(path / "*" / "result.json"))
         + glob.glob(str(path / "*" / "error.txt"))
         + glob.glob(str(path / "experiment_state-*.json"))
     )

@@ -1,10 +1,10 @@
 """Run a sweep's grid as Ray Tune trials: the only module that imports Ray.
 
 The trainable is a thin adapter around `run_trial`: it reports every epoch with
-`tune.report`, attaches a `tune.Checkpoint` of the state `run_trial` hands out, and resumes
-from `tune.get_checkpoint()` after a failure. A Tune callback turns trial events into
-`SweepProgress` snapshots for whoever renders them, and deletes a trial's checkpoints once
-it has finished.
+`tune.report`, saves the state `run_trial` hands out in the trial's directory, and continues
+from it when Tune retries or resumes the trial; a finished trial writes `final.json` and is
+never trained again. A Tune callback turns trial events into `SweepProgress` snapshots for
+whoever renders them.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 import ray
 from ray import tune
@@ -66,21 +67,37 @@ class SweepOutcome:
     diverged: int
     failed: list[tuple[str, str]]  # (trial id, error file)
     workers: int  # distinct worker processes that ran trials
+    interrupted: bool = False  # stopped (Ctrl-C) before every trial ended
 
 
-def _trainable(config: dict[str, Any]) -> None:
-    """One Tune trial: run_trial with per-epoch reports and checkpoints."""
+FINAL = "final.json"
+# gradsweep's own record of a trial, one JSON line per epoch report. Tune's result.json is
+# not enough: a trial Tune restores as PENDING gets a new, empty result.json (measured with
+# Ray 2.60 after a driver kill: the epochs of trials that had finished were gone).
+EPOCHS = "epochs.jsonl"
+
+
+def _trainable(config: dict[str, Any], experiment: str) -> None:
+    """One Tune trial: run_trial with per-epoch reports and saved states.
+
+    A trial whose `final.json` exists has finished before (Tune's experiment state can lag
+    behind by a few seconds when the driver dies): it reports that row again and returns,
+    so a finished trial is never trained twice.
+    """
     cfg = TrialConfig(**config["trial"])
+    trial_id = tune.get_context().get_trial_id()
+    fs, root = _filesystem(experiment)
+    final_path = f"{root}/{trial_id}/{FINAL}"
+    finished = _read_json(fs, final_path)
+    if finished is not None:
+        tune.report(finished)
+        return
     fault = os.environ.get(FAULT_ENV)
     if fault:
         key, _, value = fault.partition("=")
         if str(getattr(cfg, key, None)) == value:
             raise RuntimeError(f"fault injected by {FAULT_ENV}={fault}")
-    state = None
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as directory:
-            state = TrialState.load(directory)
+    states = _TrialStates(fs, f"{root}/{trial_id}")
     where = {"node": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
 
     def report(metrics, snapshot, result) -> None:
@@ -90,18 +107,98 @@ def _trainable(config: dict[str, Any]) -> None:
                 **result.summary(),
                 "grad_profile_init": result.init.get("grad_profile"),
             }
-        if snapshot is None:
-            tune.report(row)
-            return
-        with tempfile.TemporaryDirectory(prefix="gradsweep-ckpt-") as directory:
-            snapshot.save(directory)
-            tune.report(row, checkpoint=tune.Checkpoint.from_directory(directory))
+        _append_line(fs, f"{root}/{trial_id}/{EPOCHS}", json.dumps(row))
+        if snapshot is not None:
+            states.save(snapshot)
+        if result is not None:
+            _write_atomic(fs, final_path, json.dumps(row))
+            states.clear()  # a finished trial needs no state: disk use stays small
+        tune.report(row)
 
-    run_trial(cfg, on_epoch=report, state=state)
+    run_trial(cfg, on_epoch=report, state=states.latest())
+
+
+class _TrialStates:
+    """A trial's saved states in its directory on the experiment's storage.
+
+    Each save is a new `state-NNNNNN/` directory whose `state.json` is written last, so a
+    save cut short is never loaded; older ones are deleted after a save. Tune's own
+    checkpoints are not used: its experiment state can lag behind and point at a checkpoint
+    that `num_to_keep` has already deleted, and then its restore fails (measured with Ray
+    2.60 after killing the driver: "Could not recover from checkpoint as it does not exist
+    on storage anymore").
+    """
+
+    def __init__(self, fs: pafs.FileSystem, directory: str):
+        self.fs, self.directory = fs, directory
+
+    def _saved(self) -> list[str]:
+        selector = pafs.FileSelector(self.directory, allow_not_found=True)
+        found = [i for i in self.fs.get_file_info(selector) if i.base_name.startswith("state-")]
+        return sorted(i.path for i in found if i.type == pafs.FileType.Directory)
+
+    def save(self, state: TrialState) -> None:
+        target = f"{self.directory}/state-{state.epoch:06d}"
+        with tempfile.TemporaryDirectory(prefix="gradsweep-state-") as local:
+            state.save(local)
+            self.fs.create_dir(target, recursive=True)
+            for name in ("arrays.npz", "state.json"):  # state.json last: it marks completeness
+                pafs.copy_files(f"{local}/{name}", f"{target}/{name}",
+                                source_filesystem=pafs.LocalFileSystem(),
+                                destination_filesystem=self.fs)  # fmt: skip
+        for old in self._saved():
+            if old != target:
+                self.fs.delete_dir(old)
+
+    def latest(self) -> TrialState | None:
+        for path in reversed(self._saved()):
+            if self.fs.get_file_info(f"{path}/state.json").type != pafs.FileType.File:
+                continue  # cut short
+            with tempfile.TemporaryDirectory(prefix="gradsweep-state-") as local:
+                for name in ("arrays.npz", "state.json"):
+                    pafs.copy_files(f"{path}/{name}", f"{local}/{name}", source_filesystem=self.fs,
+                                    destination_filesystem=pafs.LocalFileSystem())  # fmt: skip
+                return TrialState.load(local)
+        return None
+
+    def clear(self) -> None:
+        for path in self._saved():
+            self.fs.delete_dir(path)
+
+
+def _append_line(fs: pafs.FileSystem, path: str, line: str) -> None:
+    """Append one line; object stores cannot append, so there the file is rewritten."""
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    data = (line + "\n").encode()
+    try:
+        with fs.open_append_stream(path) as stream:
+            stream.write(data)
+    except (NotImplementedError, pa.lib.ArrowNotImplementedError):
+        try:
+            with fs.open_input_stream(path) as stream:
+                data = stream.read() + data
+        except FileNotFoundError:
+            pass
+        _write_atomic(fs, path, data.decode())
+
+
+def _read_json(fs: pafs.FileSystem, path: str) -> dict[str, Any] | None:
+    try:
+        with fs.open_input_stream(path) as stream:
+            return json.loads(stream.read())
+    except (FileNotFoundError, OSError, json.JSONDecodeError):
+        return None
+
+
+def _trainable_for(experiment: str, cpus: float, gpus: float):
+    """The trainable with its experiment location and resources bound."""
+    return tune.with_resources(
+        tune.with_parameters(_trainable, experiment=experiment), {"cpu": cpus, "gpu": gpus}
+    )
 
 
 class _Progress(tune.Callback):
-    """Tune callback: progress snapshots to `on_progress`; checkpoints removed when done."""
+    """Tune callback: progress snapshots to `on_progress`."""
 
     def __init__(self, total: int, on_progress: Callable[[SweepProgress], None] | None):
         self.progress = SweepProgress(total=total)
@@ -134,7 +231,6 @@ class _Progress(tune.Callback):
         self._update()
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        _delete_checkpoints(trial)
         self.running.discard(trial.trial_id)
         self.done.add(trial.trial_id)
         self._update()
@@ -143,18 +239,6 @@ class _Progress(tune.Callback):
         self.running.discard(trial.trial_id)
         self.failed.add(trial.trial_id)
         self._update()
-
-
-def _delete_checkpoints(trial) -> None:
-    """A finished trial needs no checkpoint: keep disk use small."""
-    try:
-        fs = trial.storage.storage_filesystem
-        selector = pafs.FileSelector(trial.storage.trial_fs_path, allow_not_found=True)
-        for info in fs.get_file_info(selector):
-            if info.type == pafs.FileType.Directory and info.base_name.startswith("checkpoint_"):
-                fs.delete_dir(info.path)
-    except OSError as err:  # never let housekeeping take a sweep down
-        log.warning("could not delete checkpoints of %s: %s", trial.trial_id, err)
 
 
 def resolve_storage(storage: str) -> str:
@@ -237,9 +321,6 @@ def manifest(spec: SweepSpec, grid: Grid, resources: dict[str, float]) -> dict[s
 def start_ray(address: str | None, num_cpus: int | None = None) -> None:
     """Join a cluster at `address`, or start an embedded Ray on this machine."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    # A checkpoint every epoch with num_to_keep=1 makes Tune save its experiment state after
-    # each one; that is what lets a resume skip finished trials, so its warning is noise.
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     # Tune's new console output prints tables whatever `verbose` says; the legacy reporter
     # honours verbose=0, and the CLI draws its own progress bar.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
@@ -272,6 +353,15 @@ class Plan:
     gpus: float
     address: str | None = None
     max_concurrent: int | None = None
+
+    @property
+    def experiment_uri(self) -> str:
+        """The experiment directory as workers reach it: a local path or a storage URI."""
+        return experiment_uri(self.storage, self.name)
+
+
+def experiment_uri(storage: str, name: str) -> str:
+    return f"{storage.rstrip('/')}/{name}"
 
 
 def prepare(
@@ -341,8 +431,8 @@ def launch(spec: SweepSpec, on_progress=None, **options) -> SweepOutcome:
 class _driver_log:
     """Ray's and Tune's driver messages go to <experiment>/driver.log, not the terminal."""
 
-    def __init__(self, plan: Plan):
-        self.path = plan.experiment if "://" not in plan.storage else None
+    def __init__(self, plan: Plan | ResumePlan):
+        self.path = plan.experiment if "://" not in plan.experiment else None
         self.handler: logging.Handler | None = None
         self.silenced: list[tuple[logging.Handler, int]] = []
 
@@ -370,9 +460,88 @@ class _driver_log:
             self.handler.close()
 
 
+@dataclass
+class ResumePlan:
+    """A checked resume: the experiment, what it holds, what is left to do."""
+
+    experiment: str
+    name: str
+    total: int
+    finished: int
+    cpus: float
+    gpus: float
+    address: str | None = None
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return self.finished >= self.total
+
+
+def prepare_resume(experiment: str, address: str | None = None) -> ResumePlan:
+    """Check that `experiment` is a gradsweep experiment Tune can restore; start nothing."""
+    fs, root = _filesystem(experiment)
+    info = _read_json(fs, f"{root}/{MANIFEST}")
+    if info is None or fs.get_file_info(f"{root}/tuner.pkl").type == pafs.FileType.NotFound:
+        raise ConfigError(
+            f"experiment: {experiment!r} is not a gradsweep experiment that can be resumed "
+            f"(no {MANIFEST} or Tune state)",
+            "experiment",
+        )
+    statuses = _statuses(fs, root)
+    finished = sum(1 for status in statuses.values() if status == "TERMINATED")
+    resources = info.get("resources", {})
+    return ResumePlan(
+        experiment=experiment,
+        name=experiment.rstrip("/").rsplit("/", 1)[-1],
+        total=int(info.get("trials", len(statuses))),
+        finished=finished,
+        cpus=float(resources.get("cpus_per_trial", 1)),
+        gpus=float(resources.get("gpus_per_trial", 0)),
+        address=address,
+    )
+
+
+def _statuses(fs: pafs.FileSystem, root: str) -> dict[str, str]:
+    """Trial statuses from Tune's newest experiment state (its JSON fields only)."""
+    selector = pafs.FileSelector(root, allow_not_found=True)
+    states = sorted(
+        i.path for i in fs.get_file_info(selector) if i.base_name.startswith("experiment_state-")
+    )
+    data = _read_json(fs, states[-1]) if states else None
+    statuses = {}
+    for trial_json, _runtime in (data or {}).get("trial_data", []):
+        trial = json.loads(trial_json)
+        statuses[trial["trial_id"]] = trial["status"]
+    return statuses
+
+
+def resume(plan: ResumePlan, on_progress=None) -> SweepOutcome:
+    """Continue an interrupted sweep: finished trials are kept, unfinished ones continue from
+    their last saved state, errored ones are retried from theirs."""
+    if not ray.is_initialized():
+        start_ray(plan.address)
+    tuner = tune.Tuner.restore(
+        plan.experiment,
+        trainable=_trainable_for(plan.experiment, plan.cpus, plan.gpus),
+        resume_unfinished=True,
+        resume_errored=True,
+    )
+    fs, root = _filesystem(plan.experiment)
+    done = {t for t, status in _statuses(fs, root).items() if status == "TERMINATED"}
+    # Tune restores the callbacks pickled with the experiment; the renderer is not among
+    # them (see _Progress.__getstate__), so this run's is attached again.
+    for callback in tuner._local_tuner.get_run_config().callbacks or []:
+        if isinstance(callback, _Progress):
+            callback.on_progress = on_progress
+            callback.done, callback.running, callback.failed = set(done), set(), set()
+    with _driver_log(plan):
+        results = tuner.fit()
+    return _outcome(results, plan.experiment, plan.total)
+
+
 def _tuner(plan: Plan, on_progress) -> tune.Tuner:
     return tune.Tuner(
-        tune.with_resources(_trainable, {"cpu": plan.cpus, "gpu": plan.gpus}),
+        _trainable_for(plan.experiment_uri, plan.cpus, plan.gpus),
         param_space={"trial": tune.grid_search(plan.configs)},
         tune_config=tune.TuneConfig(
             max_concurrent_trials=plan.max_concurrent,
@@ -384,7 +553,6 @@ def _tuner(plan: Plan, on_progress) -> tune.Tuner:
             name=plan.name,
             storage_path=plan.storage,
             failure_config=tune.FailureConfig(max_failures=plan.spec.max_failures),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             callbacks=[_Progress(len(plan.configs), on_progress)],
             verbose=0,
         ),
@@ -392,22 +560,30 @@ def _tuner(plan: Plan, on_progress) -> tune.Tuner:
 
 
 def _outcome(results, experiment: str, total: int) -> SweepOutcome:
+    """Counts from Tune's saved experiment state: after an interruption the ResultGrid
+    counts unfinished trials as terminated (measured with Ray 2.60), the saved state does not."""
     failed, diverged, workers = [], 0, set()
     for result in results:
+        metrics = result.metrics or {}
         if result.error is not None:
             failed.append((_trial_id(result), f"{result.path}/error.txt"))
             continue
-        final = (result.metrics or {}).get("final") or {}
-        diverged += bool(final.get("diverged"))
-        if "pid" in (result.metrics or {}):
-            workers.add((result.metrics.get("node"), result.metrics["pid"]))
+        diverged += bool((metrics.get("final") or {}).get("diverged"))
+        if "pid" in metrics:
+            workers.add((metrics.get("node"), metrics["pid"]))
+    fs, root = _filesystem(experiment)
+    statuses = _statuses(fs, root)
+    terminated = sum(1 for status in statuses.values() if status == "TERMINATED")
+    errored = {t for t, status in statuses.items() if status == "ERROR"}
+    failed = [(t, f) for t, f in failed if t in errored]
     return SweepOutcome(
         path=experiment,
         total=total,
-        terminated=total - len(failed),
+        terminated=terminated,
         diverged=diverged,
         failed=failed,
         workers=len(workers),
+        interrupted=terminated + len(failed) < total,
     )
 
 
