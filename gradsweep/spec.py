@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from gradsweep.errors import ConfigError, from_validation_error
 from gradsweep.train import TrialConfig
@@ -64,7 +72,7 @@ class SweepSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: StrictStr = Field(pattern=NAME_PATTERN)
     task: Literal["recall", "sum_sign"] | None = None
     axes: dict[str, AxisValues | str] = Field(min_length=1)
     fixed: dict[str, Any] = Field(default_factory=dict)

@@ -254,8 +254,13 @@ def resolve_storage(storage: str) -> str:
             "storage",
         )
     probe_dir = path if path.exists() else path.parent
-    if not os.access(probe_dir, os.W_OK | os.X_OK):
-        raise ConfigError(f"--storage: {str(probe_dir)!r} is not writable", "storage")
+    try:  # a real write: os.access answers yes to root even where writing fails
+        with tempfile.NamedTemporaryFile(dir=probe_dir, prefix=".gradsweep-probe-"):
+            pass
+    except OSError as err:
+        raise ConfigError(
+            f"--storage: {str(probe_dir)!r} is not writable ({err.strerror})", "storage"
+        ) from None
     return str(path)
 
 
@@ -387,7 +392,8 @@ def prepare(
     storage = resolve_storage(storage)
     fs, root = _filesystem(storage)
     experiment = f"{root.rstrip('/')}/{name}"
-    if fs.get_file_info(experiment).type != pafs.FileType.NotFound:
+    exists = fs.get_file_info(experiment).type != pafs.FileType.NotFound
+    if exists or ("://" not in storage and os.path.lexists(experiment)):  # dangling links too
         raise ConfigError(
             f"--name: an experiment {name!r} already exists in {storage}; continue it with "
             f"`gradsweep resume {name}` or choose another name",
