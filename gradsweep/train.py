@@ -52,9 +52,11 @@ class TrialConfig(BaseModel):
     hidden: int = Field(32, ge=1, le=4096)
     seq_len: int = Field(20, ge=1, le=100_000)
     gap: int | None = Field(None, ge=0, description=f"recall only; {DEFAULT_RECALL_GAP} if absent")
-    scale: float = Field(10.0, gt=0, description="sum_sign input std (the notebook's 10)")
+    scale: float = Field(10.0, gt=0, allow_inf_nan=False, description="sum_sign input std")
     recurrent_init: RecurrentInit = "orthogonal"
-    clip_norm: float | None = Field(None, gt=0, description="global-norm clipping; None = off")
+    clip_norm: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="global-norm clipping; None = off"
+    )
     lr: float = Field(1e-3, gt=0, allow_inf_nan=False)
     batch_size: int = Field(64, ge=1)
     train_size: int = Field(4096, ge=1)
