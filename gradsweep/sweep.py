@@ -84,6 +84,8 @@ def _trainable(config: dict[str, Any], experiment: str) -> None:
     behind by a few seconds when the driver dies): it reports that row again and returns,
     so a finished trial is never trained twice.
     """
+    for key, value in WORKER_ENV.items():  # before the first trial imports TensorFlow
+        os.environ.setdefault(key, value)
     cfg = TrialConfig(**config["trial"])
     trial_id = tune.get_context().get_trial_id()
     fs, root = _filesystem(experiment)
@@ -98,10 +100,15 @@ def _trainable(config: dict[str, Any], experiment: str) -> None:
         if str(getattr(cfg, key, None)) == value:
             raise RuntimeError(f"fault injected by {FAULT_ENV}={fault}")
     states = _TrialStates(fs, f"{root}/{trial_id}")
-    where = {"node": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
+    context = ray.get_runtime_context()
+    where = {
+        "node": context.get_node_id(),
+        "pid": os.getpid(),
+        "resources": context.get_assigned_resources(),  # what Ray granted this trial
+    }
 
     def report(metrics, snapshot, result) -> None:
-        row = {**asdict(metrics), **where}
+        row = {**asdict(metrics), **where, "time": time.time()}
         if result is not None:
             row["final"] = {
                 **result.summary(),
@@ -323,6 +330,60 @@ def manifest(spec: SweepSpec, grid: Grid, resources: dict[str, float]) -> dict[s
     }
 
 
+# File systems that every node of a cluster can mount (from /proc/mounts' type column).
+SHARED_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "lustre", "gpfs", "ceph", "beegfs",
+                      "glusterfs", "fuse.s3fs", "fuse.gcsfuse", "fuse.juicefs", "9p")  # fmt: skip
+
+
+def nodes() -> list[dict[str, Any]]:
+    """The alive Ray nodes: id, address, hostname and resources (for the manifest)."""
+    return [
+        {"node": n["NodeID"], "address": n["NodeManagerAddress"],
+         "hostname": n.get("NodeManagerHostname"), "resources": n.get("Resources", {})}
+        for n in ray.nodes() if n.get("Alive")
+    ]  # fmt: skip
+
+
+def filesystem_type(path: str) -> str | None:
+    """The type of the file system holding `path`, from /proc/mounts (Linux)."""
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return None
+    best, kind = "", None
+    for line in mounts:
+        parts = line.split()
+        if len(parts) >= 3 and path.startswith(parts[1]) and len(parts[1]) > len(best):
+            best, kind = parts[1], parts[2]
+    return kind
+
+
+def check_storage_reach(storage: str) -> None:
+    """Refuse a local, unshared storage path when trials may run on other machines.
+
+    Trials write their records into the experiment directory from wherever they run, so on
+    a cluster the storage must be one that every node reaches.
+    """
+    if "://" in storage:
+        return
+    alive = nodes()
+    here = ray.util.get_node_ip_address()
+    elsewhere = any(n["address"] != here for n in alive)
+    local = [n for n in alive if n["address"] == here]
+    no_room_here = all(n["resources"].get("CPU", 0) == 0 for n in local)
+    if not (elsewhere or (no_room_here and alive)):
+        return  # one machine: a local path is fine
+    kind = filesystem_type(storage) or "unknown"
+    if kind.startswith(SHARED_FILESYSTEMS):
+        return
+    raise ConfigError(
+        f"--storage: {storage!r} is a local path ({kind}) but trials run on other machines; "
+        "use shared storage every node reaches (s3://bucket/path, gs://bucket/path, or an NFS "
+        "mount at the same path on every node)",
+        "storage",
+    )
+
+
 def start_ray(address: str | None, num_cpus: int | None = None) -> None:
     """Join a cluster at `address`, or start an embedded Ray on this machine."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -332,15 +393,13 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> None:
     env = dict(WORKER_ENV)
     if os.environ.get(FAULT_ENV):
         env[FAULT_ENV] = os.environ[FAULT_ENV]
-    options: dict[str, Any] = {
-        "include_dashboard": False,
-        "log_to_driver": False,
-        "logging_level": logging.ERROR,
-        "runtime_env": {"env_vars": env},
-    }
+    options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
     if address is None:
-        ray.init(num_cpus=num_cpus, **options)
+        ray.init(num_cpus=num_cpus, include_dashboard=False, runtime_env={"env_vars": env},
+                 **options)  # fmt: skip
     else:
+        # No runtime_env here: it would replace a submitted job's (its working_dir, which
+        # carries the code to the workers); the trainable quiets TensorFlow itself.
         ray.init(address=address, **options)
 
 
@@ -412,14 +471,16 @@ def prepare(
 
 def run(plan: Plan, on_progress: Callable[[SweepProgress], None] | None = None) -> SweepOutcome:
     """Create the experiment, start or join Ray, run every trial and wait for them."""
+    if not ray.is_initialized():
+        start_ray(plan.address)
+    check_storage_reach(plan.storage)
     fs, _ = _filesystem(plan.storage)
     fs.create_dir(plan.experiment, recursive=True)
     try:
         resources = {"cpus_per_trial": plan.cpus, "gpus_per_trial": plan.gpus}
         info = manifest(plan.spec, plan.grid, resources)
+        info["nodes"] = nodes()
         _write_atomic(fs, f"{plan.experiment}/{MANIFEST}", json.dumps(info, indent=2))
-        if not ray.is_initialized():
-            start_ray(plan.address)
         tuner = _tuner(plan, on_progress)
     except BaseException:
         fs.delete_dir(plan.experiment)  # nothing ran: leave nothing half-made behind

@@ -8,6 +8,7 @@ returns a `TrialResult`. It can start from a saved `TrialState` and hands one ou
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -236,6 +237,20 @@ def pin_threads(threads: int | None) -> None:
         ) from None
 
 
+def enable_memory_growth() -> None:
+    """Let TensorFlow take GPU memory as it needs it, so fractional-GPU trials share a card.
+
+    Must run before any GPU op; on a process whose GPUs are already initialised it keeps
+    what was set (a reused worker set it for its first trial).
+    """
+    import tensorflow as tf
+
+    for gpu in tf.config.list_physical_devices("GPU"):
+        # RuntimeError: initialised already, and the setting cannot change any more.
+        with contextlib.suppress(RuntimeError):
+            tf.config.experimental.set_memory_growth(gpu, True)
+
+
 def run_trial(
     cfg: TrialConfig,
     on_epoch: EpochCallback | None = None,
@@ -249,6 +264,7 @@ def run_trial(
     the result is the same as that of an uninterrupted run.
     """
     pin_threads(cfg.threads)
+    enable_memory_growth()
     from gradsweep.loop import Trainer  # TensorFlow is imported only when training
 
     start = time.perf_counter()
