@@ -21,7 +21,7 @@ from rich.table import Table
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from gradsweep.errors import ConfigError
-from gradsweep.train import TrialConfig
+from gradsweep.train import TrialConfig, strict_json
 
 app = typer.Typer(
     help="Sweeps of monitored RNN/LSTM/GRU training runs, and what their gradients say.",
@@ -82,17 +82,6 @@ def _quiet_tensorflow() -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
-
-
-def strict_json(value: Any) -> Any:
-    """`value` with every non-finite float replaced by None, so json.dumps stays strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: strict_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [strict_json(v) for v in value]
-    return value
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:

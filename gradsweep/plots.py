@@ -111,9 +111,12 @@ def heatmap(trials: pd.DataFrame, metric: str = "test_acc") -> Figure:
     width = min(2.0 + 0.55 * len(xs), 18.0)
     height = 1.0 + 0.45 * len(models)
     fig, axes = plt.subplots(
-        len(panel_keys), 1, figsize=(width, height * len(panel_keys) + 0.6), squeeze=False,
+        len(panel_keys),
+        1,
+        figsize=(width, height * len(panel_keys) + 0.6),
+        squeeze=False,
         layout="constrained",
-    )  # fmt: skip
+    )
     for ax, key in zip(axes[:, 0], panel_keys, strict=True):
         sub = agg
         for column, value in zip(panels, key, strict=True):
@@ -126,9 +129,12 @@ def heatmap(trials: pd.DataFrame, metric: str = "test_acc") -> Figure:
             for _, cell in sub[match].iterrows():
                 grid[i, xs.index(cell[x])] = cell["_v"]
         image = ax.imshow(
-            np.ma.masked_invalid(grid), aspect="auto", cmap="viridis", norm=norm,
+            np.ma.masked_invalid(grid),
+            aspect="auto",
+            cmap="viridis",
+            norm=norm,
             interpolation="nearest",
-        )  # fmt: skip
+        )
         _annotate(ax, grid, norm, log)
         ax.set_xticks(range(len(xs)), [str(v) for v in xs])
         ax.set_yticks(range(len(models)), _row_labels(models, rows))
@@ -173,8 +179,15 @@ def _annotate(ax, grid: np.ndarray, norm, log: bool) -> None:
             text = _short_number(value, log)
             shade = cmap(norm(value))
             luminance = 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2]
-            ax.text(j, i, text, ha="center", va="center", fontsize=size,
-                    color="black" if luminance > 0.5 else "white")  # fmt: skip
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=size,
+                color="black" if luminance > 0.5 else "white",
+            )
 
 
 def _short_number(value: float, log: bool) -> str:
@@ -206,30 +219,49 @@ def gradient_through_time(profiles: pd.DataFrame, trials: pd.DataFrame, epoch: i
     xs = sorted(table[x].unique())
     depth = int(table["step_back"].max()) + 1
     fig, axes = plt.subplots(
-        1, len(archs), figsize=(min(4.0 * len(archs), 16), 4.2), squeeze=False,
-        layout="constrained", sharey=True,
-    )  # fmt: skip
+        1,
+        len(archs),
+        figsize=(min(4.0 * len(archs), 16), 4.2),
+        squeeze=False,
+        layout="constrained",
+        sharey=True,
+    )
     image = None
     for ax, arch in zip(axes[0], archs, strict=True):
         grid = np.full((depth, len(xs)), np.nan)
         sub = table[table["arch"] == arch]
         grid[sub["step_back"].to_numpy(), [xs.index(v) for v in sub[x]]] = sub["grad"]
         grid[grid <= 0] = np.nan
-        image = ax.imshow(np.ma.masked_invalid(grid), aspect="auto", origin="lower",
-                          cmap="cividis", norm=norm, interpolation="nearest")  # fmt: skip
+        image = ax.imshow(
+            np.ma.masked_invalid(grid),
+            aspect="auto",
+            origin="lower",
+            cmap="cividis",
+            norm=norm,
+            interpolation="nearest",
+        )
         step = max(1, math.ceil(len(xs) / 12))
         ax.set_xticks(range(0, len(xs), step), [str(v) for v in xs[::step]])
         ax.set_xlabel(f"{x} (time steps)")
         ax.set_title(ARCH_NAMES.get(arch, arch), fontsize=10)
         ax.set_facecolor("#dddddd")
         if x == "gap":  # the signal's own distance back: where the gradient must arrive
-            ax.scatter(range(len(xs)), xs, color="#D55E00", marker="_", s=300, lw=2,
-                       label="signal position", zorder=3)  # fmt: skip
+            ax.scatter(
+                range(len(xs)),
+                xs,
+                color="#D55E00",
+                marker="_",
+                s=300,
+                lw=2,
+                label="signal position",
+                zorder=3,
+            )
             ax.legend(loc="upper left", fontsize=8, frameon=False, labelcolor="#D55E00")
     axes[0, 0].set_ylabel("steps back from the last input")
     when = "before training" if epoch == 0 else "after the last epoch"
-    fig.suptitle(f"Gradient reaching each input, mean |dL/dx_t| over the probe batch, {when}",
-                 fontsize=10)  # fmt: skip
+    fig.suptitle(
+        f"Gradient reaching each input, mean |dL/dx_t| over the probe batch, {when}", fontsize=10
+    )
     fig.colorbar(image, ax=axes[0].tolist(), label="|dL/dx_t| (log scale)")
     return fig
 
@@ -244,8 +276,14 @@ def learning_curves(epochs: pd.DataFrame, trials: pd.DataFrame) -> Figure:
         return _empty_figure("no epochs recorded")
     levels = sorted(merged[x].dropna().unique())
     colours = {v: OKABE_ITO[i % len(OKABE_ITO)] for i, v in enumerate(levels)}
-    fig, axes = plt.subplots(2, len(archs), figsize=(min(4.2 * len(archs), 16), 6.4),
-                             squeeze=False, sharex=True, layout="constrained")  # fmt: skip
+    fig, axes = plt.subplots(
+        2,
+        len(archs),
+        figsize=(min(4.2 * len(archs), 16), 6.4),
+        squeeze=False,
+        sharex=True,
+        layout="constrained",
+    )
     for col, arch in enumerate(archs):
         sub = merged[merged["arch"] == arch]
         for row, metric in enumerate(["val_acc", "grad_norm_mean"]):
@@ -253,11 +291,13 @@ def learning_curves(epochs: pd.DataFrame, trials: pd.DataFrame) -> Figure:
             for level in levels:
                 runs = sub[sub[x] == level]
                 for _, run in runs.groupby("trial_id"):
-                    ax.plot(run["samples_seen"], run[metric], color=colours[level], lw=0.6,
-                            alpha=0.35)  # fmt: skip
+                    ax.plot(
+                        run["samples_seen"], run[metric], color=colours[level], lw=0.6, alpha=0.35
+                    )
                 mean = runs.groupby("samples_seen")[metric].mean()
-                ax.plot(mean.index, mean.to_numpy(), color=colours[level], lw=2,
-                        label=f"{x} {level}")  # fmt: skip
+                ax.plot(
+                    mean.index, mean.to_numpy(), color=colours[level], lw=2, label=f"{x} {level}"
+                )
             if metric == "grad_norm_mean":
                 ax.set_yscale("log")
             ax.grid(alpha=0.3)
@@ -314,12 +354,17 @@ def frontier(trials: pd.DataFrame) -> Figure:
         shift = 1 + 0.012 * (i - len(agg) / 2 / max(1, len(sub)))
         xs = sub[x].astype(float) * shift
         ax.plot(xs, sub["solved_rate"], marker="o", ms=4, color=colour, ls=style, label=label)
-        ax.fill_between(xs, sub["solved_ci_low"], sub["solved_ci_high"], color=colour,
-                        alpha=0.06)  # fmt: skip
+        ax.fill_between(xs, sub["solved_ci_low"], sub["solved_ci_high"], color=colour, alpha=0.06)
         majority = sub[sub["solved_rate"] > 0.5]
         if len(majority):
-            ax.plot(float(majority[x].max()) * shift, 1.02, marker="v", color=colour, ms=7,
-                    clip_on=False)  # fmt: skip
+            ax.plot(
+                float(majority[x].max()) * shift,
+                1.02,
+                marker="v",
+                color=colour,
+                ms=7,
+                clip_on=False,
+            )
     ticks = sorted(agg[x].dropna().unique())
     if len(ticks) > 1 and ticks[0] > 0 and ticks[-1] / ticks[0] >= 8:
         ax.set_xscale("log")

@@ -22,8 +22,18 @@ from gradsweep.results import ResultSet
 log = logging.getLogger(__name__)
 
 # Axes a random forest may rank (seed is noise by construction, so it is a useful yardstick).
-RANKABLE = ["arch", "gap", "seq_len", "hidden", "clip_norm", "lr", "batch_size",
-            "recurrent_init", "train_size", "seed"]  # fmt: skip
+RANKABLE = [
+    "arch",
+    "gap",
+    "seq_len",
+    "hidden",
+    "clip_norm",
+    "lr",
+    "batch_size",
+    "recurrent_init",
+    "train_size",
+    "seed",
+]
 
 
 @dataclass
@@ -82,8 +92,9 @@ def findings(trials: pd.DataFrame, expected: int | None = None) -> list[str]:
         out.append("No trial has finished, so there is nothing to compare yet.")
         return out
     x = plots.dependency_axis(done)
-    seeds = done.groupby([c for c in ("arch", "clip_norm", "hidden", x) if c in done],
-                         dropna=False).size()  # fmt: skip
+    seeds = done.groupby(
+        [c for c in ("arch", "clip_norm", "hidden", x) if c in done], dropna=False
+    ).size()
     if seeds.max() < 2:
         out.append(
             "Each grid point ran with a single seed, so every difference below is one "
@@ -100,8 +111,11 @@ def _frontier_sentences(done: pd.DataFrame, x: str) -> list[str]:
     out = []
     ranked = []
     for _, row in table.iterrows():
-        name = _name(row["arch"], row.get("clip_norm") if "clip_norm" in table else None,
-                     row.get("hidden") if "hidden" in table else None)  # fmt: skip
+        name = _name(
+            row["arch"],
+            row.get("clip_norm") if "clip_norm" in table else None,
+            row.get("hidden") if "hidden" in table else None,
+        )
         model = _select(done, row, table.columns)
         tested = int(row["tested_up_to"])
         if pd.isna(row["frontier"]):
@@ -293,10 +307,24 @@ def _frontier_markdown(frontier: pd.DataFrame) -> str:
 
 def _markdown(results: ResultSet, report: Report, sections) -> str:
     name = Path(results.path).name
-    parts = [f"# gradsweep report: {name}", "", f"Experiment: `{results.path}`", "",
-             "## Grid", "", *_grid_lines(results), "", "## Findings", "",
-             *[f"- {s}" for s in report.findings], "", "## Trainability frontier", "",
-             _frontier_markdown(report.frontier), ""]  # fmt: skip
+    parts = [
+        f"# gradsweep report: {name}",
+        "",
+        f"Experiment: `{results.path}`",
+        "",
+        "## Grid",
+        "",
+        *_grid_lines(results),
+        "",
+        "## Findings",
+        "",
+        *[f"- {s}" for s in report.findings],
+        "",
+        "## Trainability frontier",
+        "",
+        _frontier_markdown(report.frontier),
+        "",
+    ]
     for title, stem in sections:
         parts += [f"## {title}", "", f"![{title}]({stem}.png)", ""]
     return "\n".join(parts)
@@ -304,21 +332,33 @@ def _markdown(results: ResultSet, report: Report, sections) -> str:
 
 def _html(results: ResultSet, report: Report, sections) -> str:
     name = html.escape(Path(results.path).name)
-    body = [f"<h1>gradsweep report: {name}</h1>",
-            f"<p>Experiment: <code>{html.escape(results.path)}</code></p>", "<h2>Grid</h2><ul>",
-            *[f"<li>{html.escape(line[2:])}</li>" for line in _grid_lines(results)], "</ul>",
-            "<h2>Findings</h2><ul>", *[f"<li>{html.escape(s)}</li>" for s in report.findings],
-            "</ul>", "<h2>Trainability frontier</h2>"]  # fmt: skip
+    body = [
+        f"<h1>gradsweep report: {name}</h1>",
+        f"<p>Experiment: <code>{html.escape(results.path)}</code></p>",
+        "<h2>Grid</h2><ul>",
+        *[f"<li>{html.escape(line[2:])}</li>" for line in _grid_lines(results)],
+        "</ul>",
+        "<h2>Findings</h2><ul>",
+        *[f"<li>{html.escape(s)}</li>" for s in report.findings],
+        "</ul>",
+        "<h2>Trainability frontier</h2>",
+    ]
     frontier = report.frontier
     body.append(
         frontier.to_html(index=False, na_rep="none") if not frontier.empty else "<p>none</p>"
     )
     for title, stem in sections:
         data = base64.b64encode(Path(report.directory, f"{stem}.png").read_bytes()).decode()
-        body.append(f'<h2>{html.escape(title)}</h2><img alt="{html.escape(title)}" '
-                    f'src="data:image/png;base64,{data}">')  # fmt: skip
-    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;"
-             "line-height:1.45}img{max-width:100%}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:2px 8px}")  # fmt: skip
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>gradsweep: {name}</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")  # fmt: skip
+        body.append(
+            f'<h2>{html.escape(title)}</h2><img alt="{html.escape(title)}" '
+            f'src="data:image/png;base64,{data}">'
+        )
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;"
+        "line-height:1.45}img{max-width:100%}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:2px 8px}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>gradsweep: {name}</title>"
+        f"<style>{style}</style></head><body>{''.join(body)}</body></html>"
+    )

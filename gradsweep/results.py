@@ -13,6 +13,7 @@ import glob
 import json
 import logging
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,11 +34,26 @@ MANIFEST = "gradsweep.json"
 STATUSES = ("TERMINATED", "ERROR", "RUNNING", "PENDING", "PAUSED")
 CONFIG_FIELDS = [f for f in TrialConfig.model_fields if f != "threads"]
 FINAL_FIELDS = [
-    "epochs_run", "samples_seen", "train_loss", "val_acc", "best_val_acc", "test_acc",
-    "test_loss", "grad_norm_mean", "grad_norm_max", "grad_norm_first", "clip_fraction",
-    "signal_grad_ratio", "spectral_radius", "signal_grad_ratio_init", "spectral_radius_init",
-    "solved", "samples_to_solve", "diverged", "wall_s",
-]  # fmt: skip
+    "epochs_run",
+    "samples_seen",
+    "train_loss",
+    "val_acc",
+    "best_val_acc",
+    "test_acc",
+    "test_loss",
+    "grad_norm_mean",
+    "grad_norm_max",
+    "grad_norm_first",
+    "clip_fraction",
+    "signal_grad_ratio",
+    "spectral_radius",
+    "signal_grad_ratio_init",
+    "spectral_radius_init",
+    "solved",
+    "samples_to_solve",
+    "diverged",
+    "wall_s",
+]
 EPOCH_COLUMNS = [f for f in EPOCH_FIELDS if f != "grad_profile"]
 
 
@@ -162,12 +178,21 @@ def _finite_or_nan(value: Any) -> Any:
     return np.nan if value is None else value
 
 
-def _build(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Parse every trial (threads overlap the file reads) into the three tables."""
+def _build(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, Callable[[], pd.DataFrame]]:
+    """The trials and epochs tables, and a function that makes the profiles table."""
     directories = _trial_dirs(path)
+    statuses = read_statuses(path)
+    fast = _build_columnar(directories, statuses)
+    if fast is not None:
+        return fast
+    trials, epochs, profiles = _build_rows(directories, statuses)
+    return trials, epochs, lambda: profiles
+
+
+def _build_rows(directories: list[Path], statuses: dict[str, str]):
+    """Parse every trial line by line in Python: any log, damaged or Tune's own."""
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
         trials = list(pool.map(_read_trial, directories))
-    statuses = read_statuses(path)
     trial_rows, epoch_rows, profile_rows = [], [], []
     for trial in trials:
         rows = trial["rows"]
@@ -188,17 +213,156 @@ def _build(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             )
             if row.get("grad_profile"):
                 profile_rows.append((trial["trial_id"], row["epoch"], row["grad_profile"], seq_len))
-    configs = _config_frame([t["config"] for t in trials])
     head = pd.DataFrame(trial_rows, columns=["trial_id", "status", *FINAL_FIELDS, "node"])
-    trials_df = pd.concat(
-        [head[["trial_id", "status"]], configs, head.drop(columns=["trial_id", "status"])], axis=1
-    )
-    trials_df = _typed_finals(trials_df)
-    epochs_df = pd.DataFrame(epoch_rows, columns=["trial_id", *EPOCH_COLUMNS])
-    epochs_df = epochs_df.astype({"epoch": "int64", "samples_seen": "int64"})
-    for column in EPOCH_COLUMNS[2:]:
-        epochs_df[column] = epochs_df[column].map(_finite_or_nan).astype("float64")
+    trials_df = _trials_frame(head, [t["config"] for t in trials])
+    epochs_df = _typed_epochs(pd.DataFrame(epoch_rows, columns=["trial_id", *EPOCH_COLUMNS]))
     return trials_df, epochs_df, _profile_frame(profile_rows)
+
+
+def _trials_frame(head: pd.DataFrame, configs: list[dict[str, Any]]) -> pd.DataFrame:
+    """trial_id and status, the config columns, then the final metrics and node."""
+    frame = pd.concat(
+        [
+            head[["trial_id", "status"]],
+            _config_frame(configs),
+            head.drop(columns=["trial_id", "status"]),
+        ],
+        axis=1,
+    )
+    return _typed_finals(frame)
+
+
+def _typed_epochs(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.astype({"epoch": "int64", "samples_seen": "int64"})
+    for column in EPOCH_COLUMNS[2:]:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    frame["trial_id"] = frame["trial_id"].astype("string")
+    return frame
+
+
+def _build_columnar(directories: list[Path], statuses: dict[str, str]):
+    """The fast path for gradsweep's own logs: every `epochs.jsonl` in one buffer, parsed by
+    Arrow's multithreaded JSON reader; None when a trial lacks one or a line is damaged."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.json as pajson
+
+    files = [d / EPOCHS for d in directories]
+    if not files or not all(file.exists() for file in files):
+        return None
+    chunks = []
+    for file in files:
+        data = file.read_bytes()
+        chunks.append(data if data.endswith(b"\n") or not data else data + b"\n")
+    try:
+        table = pajson.read_json(pa.BufferReader(b"".join(chunks)))
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+        log.info("columnar read failed (%s); parsing line by line", err)
+        return None
+    if table.num_rows == 0 or "trial_id" not in table.column_names:
+        return None
+    plain = [c for c in ("trial_id", *EPOCH_COLUMNS, "node") if c in table.column_names]
+    rows = table.select(plain).to_pandas()
+    rows["_row"] = np.arange(len(rows))
+    # A resumed trial may report an epoch again: the last report of it counts.
+    rows = rows.drop_duplicates(["trial_id", "epoch"], keep="last").sort_values(
+        ["trial_id", "epoch"], kind="stable"
+    )
+    epochs = _typed_epochs(
+        rows.reindex(columns=["trial_id", *EPOCH_COLUMNS]).reset_index(drop=True)
+    )
+    last = rows.groupby("trial_id", sort=False).tail(1)
+    finals = (
+        table.column("final").take(pa.array(last["_row"].to_numpy())).to_pylist()
+        if "final" in table.column_names
+        else [None] * len(last)
+    )
+    by_trial = {}
+    partial = _partial_summaries(epochs)
+    for (trial_id, node), final in zip(
+        last[["trial_id", "node"]].itertuples(index=False), finals, strict=True
+    ):
+        summary = dict(final) if final else partial.get(trial_id, {})
+        summary.pop("grad_profile_init", None)
+        by_trial[trial_id] = {**summary, "node": node, "_final": final is not None}
+    configs, trial_rows, init_profiles = [], [], []
+    for directory in directories:
+        trial_id = directory.name
+        configs.append(_read_params(directory))
+        info = by_trial.get(trial_id, {"_final": False})
+        status = statuses.get(trial_id)
+        if status is None:
+            error = (directory / "error.txt").exists()
+            status = "TERMINATED" if info["_final"] else "ERROR" if error else "RUNNING"
+        trial_rows.append(
+            {
+                "trial_id": trial_id,
+                "status": status,
+                **{k: v for k, v in info.items() if k != "_final"},
+            }
+        )
+    head = pd.DataFrame(trial_rows, columns=["trial_id", "status", *FINAL_FIELDS, "node"])
+    trials = _trials_frame(head, configs)
+    if "final" in table.column_names:
+        for (trial_id,), final in zip(
+            last[["trial_id"]].itertuples(index=False), finals, strict=True
+        ):
+            if final and final.get("grad_profile_init"):
+                init_profiles.append((trial_id, final["grad_profile_init"]))
+    kept = pa.array(rows["_row"].to_numpy())
+
+    def profiles() -> pd.DataFrame:
+        if "grad_profile" not in table.column_names:
+            return _profile_frame([])
+        sub = table.select(["trial_id", "epoch", "grad_profile"]).take(kept)
+        lists = sub.column("grad_profile").combine_chunks()
+        lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy()
+        parents = pc.list_parent_indices(lists).to_numpy()
+        starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+        position = np.arange(len(parents)) - starts
+        frame = pd.DataFrame(
+            {
+                "trial_id": pd.array(
+                    sub.column("trial_id").take(parents).to_numpy(zero_copy_only=False),
+                    dtype="string",
+                ),
+                "epoch": sub.column("epoch").to_numpy()[parents].astype("int64"),
+                "position": position.astype("int64"),
+                "step_back": (lengths[parents] - 1 - position).astype("int64"),
+                "grad": pc.list_flatten(lists).to_numpy(zero_copy_only=False).astype("float64"),
+            }
+        )
+        init = _profile_frame([(t, 0, p, None) for t, p in init_profiles])
+        return pd.concat([init, frame], ignore_index=True).sort_values(
+            ["trial_id", "epoch", "position"], kind="stable", ignore_index=True
+        )
+
+    return trials, epochs, profiles
+
+
+def _read_params(directory: Path) -> dict[str, Any]:
+    params = json.loads((directory / "params.json").read_text())
+    return params.get("trial", params)
+
+
+def _partial_summaries(epochs: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """For trials without a final report: what their epochs so far say (vectorised)."""
+    grouped = epochs.groupby("trial_id", sort=False)
+    frame = pd.DataFrame(
+        {
+            "epochs_run": grouped.size(),
+            "samples_seen": grouped["samples_seen"].last(),
+            "train_loss": grouped["train_loss"].last(),
+            "val_acc": grouped["val_acc"].last(),
+            "best_val_acc": grouped["val_acc"].max(),
+            "grad_norm_mean": grouped["grad_norm_mean"].mean(),
+            "grad_norm_max": grouped["grad_norm_max"].max(),
+            "grad_norm_first": grouped["grad_norm_mean"].first(),
+            "signal_grad_ratio": grouped["signal_grad_ratio"].last(),
+            "spectral_radius": grouped["spectral_radius"].last(),
+        }
+    )
+    return frame.to_dict(orient="index")
 
 
 def _partial_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -238,10 +402,14 @@ def _typed_finals(frame: pd.DataFrame) -> pd.DataFrame:
 def _profile_frame(rows: list[tuple[str, int, list[float], int]]) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(
-            {"trial_id": pd.Series(dtype="string"), "epoch": pd.Series(dtype="int64"),
-             "position": pd.Series(dtype="int64"), "step_back": pd.Series(dtype="int64"),
-             "grad": pd.Series(dtype="float64")}
-        )  # fmt: skip
+            {
+                "trial_id": pd.Series(dtype="string"),
+                "epoch": pd.Series(dtype="int64"),
+                "position": pd.Series(dtype="int64"),
+                "step_back": pd.Series(dtype="int64"),
+                "grad": pd.Series(dtype="float64"),
+            }
+        )
     lengths = [len(profile) for _, _, profile, _ in rows]
     positions = np.concatenate([np.arange(n) for n in lengths])
     return pd.DataFrame(
@@ -274,7 +442,8 @@ def _write_cache(path: Path, key: dict, frames: tuple[pd.DataFrame, ...]) -> Non
     paths = _cache_paths(path)
     try:
         paths["key"].parent.mkdir(exist_ok=True)
-        for name, frame in zip(("trials", "epochs", "profiles"), frames, strict=True):
+        paths["profiles"].unlink(missing_ok=True)  # made again, on first use, from these files
+        for name, frame in zip(("trials", "epochs"), frames, strict=True):
             _write_atomic_frame(frame, paths[name])
         tmp = paths["key"].with_name(f".key.json.tmp-{os.getpid()}")
         tmp.write_text(json.dumps(key))
@@ -304,20 +473,34 @@ def load_results(name_or_path: str | os.PathLike, storage: str | None = None) ->
     path = experiment_path(str(name_or_path), storage)
     key = _fingerprint(path)
     manifest = _read_manifest(path)
+    profiles_file = _cache_paths(path)["profiles"]
     cached = _read_cached(path, key)
     if cached is not None:
-        profiles_file = _cache_paths(path)["profiles"]
 
         def load_profiles() -> pd.DataFrame:
             try:
                 return pd.read_parquet(profiles_file)
-            except (OSError, ValueError):
-                return _build(path)[2]
+            except (OSError, ValueError):  # not made yet, or damaged
+                return _cache_profiles(path, _build(path)[2]())
 
         return ResultSet(str(path), *cached, _loader=load_profiles, manifest=manifest)
-    trials, epochs, profiles = _build(path)
-    _write_cache(path, key, (trials, epochs, profiles))
-    return ResultSet(str(path), trials, epochs, _profiles=profiles, manifest=manifest)
+    trials, epochs, make_profiles = _build(path)
+    _write_cache(path, key, (trials, epochs))
+    return ResultSet(
+        str(path),
+        trials,
+        epochs,
+        _loader=lambda: _cache_profiles(path, make_profiles()),
+        manifest=manifest,
+    )
+
+
+def _cache_profiles(path: Path, profiles: pd.DataFrame) -> pd.DataFrame:
+    try:
+        _write_atomic_frame(profiles, _cache_paths(path)["profiles"])
+    except OSError as err:
+        log.info("profiles cache not written in %s: %s", path, err)
+    return profiles
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:
@@ -355,8 +538,14 @@ def _t_half_width(std: float, n: int) -> float:
     return float(stats.t.ppf(0.975, n - 1) * std / np.sqrt(n))
 
 
-DEFAULT_METRICS = ("test_acc", "best_val_acc", "grad_norm_first", "grad_norm_max",
-                   "signal_grad_ratio", "samples_to_solve")  # fmt: skip
+DEFAULT_METRICS = (
+    "test_acc",
+    "best_val_acc",
+    "grad_norm_first",
+    "grad_norm_max",
+    "signal_grad_ratio",
+    "samples_to_solve",
+)
 
 
 def aggregate(
@@ -381,14 +570,22 @@ def aggregate(
             mean = float(values.mean()) if len(values) else np.nan
             std = float(values.std(ddof=1)) if len(values) > 1 else np.nan
             half = _t_half_width(std, len(values))
-            row |= {f"{metric}_mean": mean, f"{metric}_std": std,
-                    f"{metric}_ci_low": mean - half, f"{metric}_ci_high": mean + half,
-                    f"{metric}_count": len(values)}  # fmt: skip
+            row |= {
+                f"{metric}_mean": mean,
+                f"{metric}_std": std,
+                f"{metric}_ci_low": mean - half,
+                f"{metric}_ci_high": mean + half,
+                f"{metric}_count": len(values),
+            }
         if "solved" in group:
             solved = int(group["solved"].fillna(False).astype(bool).sum())
             low, high = wilson_interval(solved, len(group))
-            row |= {"solved_count": solved, "solved_rate": solved / len(group),
-                    "solved_ci_low": low, "solved_ci_high": high}  # fmt: skip
+            row |= {
+                "solved_count": solved,
+                "solved_rate": solved / len(group),
+                "solved_ci_low": low,
+                "solved_ci_high": high,
+            }
         rows.append(row)
     out = pd.DataFrame(rows)
     for column in by:  # keep the key columns' dtypes (Int64, Float64 with NA, string)

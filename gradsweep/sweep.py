@@ -29,7 +29,7 @@ from ray import tune
 from gradsweep import __version__
 from gradsweep.errors import ConfigError
 from gradsweep.spec import NAME_PATTERN, Grid, SweepSpec
-from gradsweep.train import TrialConfig, TrialState, run_trial
+from gradsweep.train import TrialConfig, TrialState, run_trial, strict_json
 
 log = logging.getLogger(__name__)
 
@@ -108,13 +108,14 @@ def _trainable(config: dict[str, Any], experiment: str) -> None:
     }
 
     def report(metrics, snapshot, result) -> None:
-        row = {**asdict(metrics), **where, "time": time.time()}
+        row = {"trial_id": trial_id, **asdict(metrics), **where, "time": time.time()}
         if result is not None:
             row["final"] = {
                 **result.summary(),
                 "grad_profile_init": result.init.get("grad_profile"),
             }
-        _append_line(fs, f"{root}/{trial_id}/{EPOCHS}", json.dumps(row))
+        row = strict_json(row)  # one strict JSON line: readers parse it in bulk
+        _append_line(fs, f"{root}/{trial_id}/{EPOCHS}", json.dumps(row, allow_nan=False))
         if snapshot is not None:
             states.save(snapshot)
         if result is not None:
@@ -150,9 +151,12 @@ class _TrialStates:
             state.save(local)
             self.fs.create_dir(target, recursive=True)
             for name in ("arrays.npz", "state.json"):  # state.json last: it marks completeness
-                pafs.copy_files(f"{local}/{name}", f"{target}/{name}",
-                                source_filesystem=pafs.LocalFileSystem(),
-                                destination_filesystem=self.fs)  # fmt: skip
+                pafs.copy_files(
+                    f"{local}/{name}",
+                    f"{target}/{name}",
+                    source_filesystem=pafs.LocalFileSystem(),
+                    destination_filesystem=self.fs,
+                )
         for old in self._saved():
             if old != target:
                 self.fs.delete_dir(old)
@@ -163,8 +167,12 @@ class _TrialStates:
                 continue  # cut short
             with tempfile.TemporaryDirectory(prefix="gradsweep-state-") as local:
                 for name in ("arrays.npz", "state.json"):
-                    pafs.copy_files(f"{path}/{name}", f"{local}/{name}", source_filesystem=self.fs,
-                                    destination_filesystem=pafs.LocalFileSystem())  # fmt: skip
+                    pafs.copy_files(
+                        f"{path}/{name}",
+                        f"{local}/{name}",
+                        source_filesystem=self.fs,
+                        destination_filesystem=pafs.LocalFileSystem(),
+                    )
                 return TrialState.load(local)
         return None
 
@@ -331,17 +339,35 @@ def manifest(spec: SweepSpec, grid: Grid, resources: dict[str, float]) -> dict[s
 
 
 # File systems that every node of a cluster can mount (from /proc/mounts' type column).
-SHARED_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "lustre", "gpfs", "ceph", "beegfs",
-                      "glusterfs", "fuse.s3fs", "fuse.gcsfuse", "fuse.juicefs", "9p")  # fmt: skip
+SHARED_FILESYSTEMS = (
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "lustre",
+    "gpfs",
+    "ceph",
+    "beegfs",
+    "glusterfs",
+    "fuse.s3fs",
+    "fuse.gcsfuse",
+    "fuse.juicefs",
+    "9p",
+)
 
 
 def nodes() -> list[dict[str, Any]]:
     """The alive Ray nodes: id, address, hostname and resources (for the manifest)."""
     return [
-        {"node": n["NodeID"], "address": n["NodeManagerAddress"],
-         "hostname": n.get("NodeManagerHostname"), "resources": n.get("Resources", {})}
-        for n in ray.nodes() if n.get("Alive")
-    ]  # fmt: skip
+        {
+            "node": n["NodeID"],
+            "address": n["NodeManagerAddress"],
+            "hostname": n.get("NodeManagerHostname"),
+            "resources": n.get("Resources", {}),
+        }
+        for n in ray.nodes()
+        if n.get("Alive")
+    ]
 
 
 def filesystem_type(path: str) -> str | None:
@@ -395,8 +421,9 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> None:
         env[FAULT_ENV] = os.environ[FAULT_ENV]
     options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
     if address is None:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, runtime_env={"env_vars": env},
-                 **options)  # fmt: skip
+        ray.init(
+            num_cpus=num_cpus, include_dashboard=False, runtime_env={"env_vars": env}, **options
+        )
     else:
         # No runtime_env here: it would replace a submitted job's (its working_dir, which
         # carries the code to the workers); the trainable quiets TensorFlow itself.

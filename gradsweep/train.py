@@ -214,6 +214,17 @@ class TrialResult:
         }
 
 
+def strict_json(value: Any) -> Any:
+    """`value` with every non-finite float replaced by None, so json.dumps stays strict JSON."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    return value
+
+
 EpochCallback = Callable[[EpochMetrics, TrialState | None, TrialResult | None], None]
 
 

@@ -52,7 +52,11 @@ def experiment(tmp_path_factory):
     env = {**os.environ, "RAY_TMPDIR": str(tmp_path_factory.mktemp("r"))}
     proc = subprocess.run(
         [sys.executable, "-m", "gradsweep.cli", "launch", "exp.yaml", "--storage", "out"],
-        cwd=root, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return root / "out" / "exp"

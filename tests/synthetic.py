@@ -29,34 +29,67 @@ def trial_tables(
                     i += 1
                     seq_len = gap + 10
                     solved = gap <= frontier[arch]
-                    configs.append({"task": "recall", "arch": arch, "gap": gap,
-                                    "seq_len": seq_len, "hidden": 32, "clip_norm": clip,
-                                    "seed": seed, "max_epochs": epochs})  # fmt: skip
+                    configs.append(
+                        {
+                            "task": "recall",
+                            "arch": arch,
+                            "gap": gap,
+                            "seq_len": seq_len,
+                            "hidden": 32,
+                            "clip_norm": clip,
+                            "seed": seed,
+                            "max_epochs": epochs,
+                        }
+                    )
                     ratio = 10 ** (-gap / (10 if arch == "rnn" else 40))
-                    finals.append({
-                        "trial_id": trial_id, "status": "TERMINATED", "epochs_run": epochs,
-                        "samples_seen": epochs * 1000, "train_loss": 0.1, "val_acc": 1.0,
-                        "best_val_acc": 1.0 if solved else 0.55,
-                        "test_acc": (0.99 if solved else 0.5) + rng.normal(0, 0.005),
-                        "test_loss": 0.1, "grad_norm_mean": 1.0, "grad_norm_max": 2.0 + gap,
-                        "grad_norm_first": 0.5 + rng.random(),
-                        "clip_fraction": 0.0 if clip is None else 0.3,
-                        "signal_grad_ratio": ratio * 10, "spectral_radius": 1.0,
-                        "signal_grad_ratio_init": ratio, "spectral_radius_init": 1.0,
-                        "solved": solved, "samples_to_solve": 2000 if solved else None,
-                        "diverged": False, "wall_s": 1.0, "node": "n1",
-                    })  # fmt: skip
+                    finals.append(
+                        {
+                            "trial_id": trial_id,
+                            "status": "TERMINATED",
+                            "epochs_run": epochs,
+                            "samples_seen": epochs * 1000,
+                            "train_loss": 0.1,
+                            "val_acc": 1.0,
+                            "best_val_acc": 1.0 if solved else 0.55,
+                            "test_acc": (0.99 if solved else 0.5) + rng.normal(0, 0.005),
+                            "test_loss": 0.1,
+                            "grad_norm_mean": 1.0,
+                            "grad_norm_max": 2.0 + gap,
+                            "grad_norm_first": 0.5 + rng.random(),
+                            "clip_fraction": 0.0 if clip is None else 0.3,
+                            "signal_grad_ratio": ratio * 10,
+                            "spectral_radius": 1.0,
+                            "signal_grad_ratio_init": ratio,
+                            "spectral_radius_init": 1.0,
+                            "solved": solved,
+                            "samples_to_solve": 2000 if solved else None,
+                            "diverged": False,
+                            "wall_s": 1.0,
+                            "node": "n1",
+                        }
+                    )
                     for e in range(1, epochs + 1):
-                        epoch_rows.append({"trial_id": trial_id, "epoch": e,
-                                           "samples_seen": e * 1000,
-                                           "val_acc": 0.5 + (0.49 if solved else 0.05) * e / epochs,
-                                           "grad_norm_mean": 1.0 / e})  # fmt: skip
+                        epoch_rows.append(
+                            {
+                                "trial_id": trial_id,
+                                "epoch": e,
+                                "samples_seen": e * 1000,
+                                "val_acc": 0.5 + (0.49 if solved else 0.05) * e / epochs,
+                                "grad_norm_mean": 1.0 / e,
+                            }
+                        )
                     for e in (0, epochs):
                         for position in range(seq_len):
                             step_back = seq_len - 1 - position
-                            profile_rows.append({"trial_id": trial_id, "epoch": e,
-                                                 "position": position, "step_back": step_back,
-                                                 "grad": 10 ** (-step_back / 10)})  # fmt: skip
+                            profile_rows.append(
+                                {
+                                    "trial_id": trial_id,
+                                    "epoch": e,
+                                    "position": position,
+                                    "step_back": step_back,
+                                    "grad": 10 ** (-step_back / 10),
+                                }
+                            )
     config = _config_frame([{k: c.get(k) for k in CONFIG_FIELDS} for c in configs])
     head = pd.DataFrame(finals)
     trials = pd.concat(

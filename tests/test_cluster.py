@@ -60,8 +60,11 @@ def cluster(tmp_path_factory, monkeypatch):
 def launch(cluster, tmp_path, *extra: str) -> Driver:
     (tmp_path / "multi.yaml").write_text(SPEC)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return Driver(["launch", "multi.yaml", "--address", cluster.address, "--storage", "out",
-                   *extra], env, tmp_path)  # fmt: skip
+    return Driver(
+        ["launch", "multi.yaml", "--address", cluster.address, "--storage", "out", *extra],
+        env,
+        tmp_path,
+    )
 
 
 def alive_worker_ids(cluster) -> set[str]:
@@ -143,8 +146,13 @@ def test_local_storage_is_refused_when_trials_run_elsewhere(tmp_path, tmp_path_f
         "sweep.check_storage_reach('s3://bucket/path'); print('s3 ok')\n"
     )
     env = {**os.environ, "RAY_TMPDIR": str(tmp_path_factory.mktemp("r"))}  # short: sockets
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
-                          text=True, env=env, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     out = proc.stdout
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "is a local path" in out and "s3://" in out and "s3 ok" in out

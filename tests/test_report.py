@@ -12,8 +12,9 @@ def test_findings_are_computed_from_the_data():
     assert fa != fb
     assert any("LSTM · clip off solved gap 40 in 3/3 seeds" in s for s in fa)
     assert any("GRU · clip off solved gap 40 in 3/3 seeds" in s for s in fb)
-    assert any(s.startswith("Largest gap solved by most seeds") and "LSTM · clip off 40" in s
-               for s in fa)  # fmt: skip
+    assert any(
+        s.startswith("Largest gap solved by most seeds") and "LSTM · clip off 40" in s for s in fa
+    )
     assert fa[0] == "72 of 72 trials finished (none diverged)."
 
 

@@ -65,13 +65,32 @@ def test_second_load_uses_the_cache(copy, monkeypatch):
 
 def test_cache_is_refreshed_when_a_trial_changes(copy):
     before = load_results(copy).epochs
-    result_file = sorted(copy.glob("*/result.json"))[0]
+    result_file = sorted(copy.glob("*/epochs.jsonl"))[0]
     lines = result_file.read_text().splitlines()
     extra = json.loads(lines[-1])
     extra["epoch"] = 99
     result_file.write_text("\n".join([*lines, json.dumps(extra)]) + "\n")
     after = load_results(copy).epochs
     assert len(after) == len(before) + 1 and 99 in set(after["epoch"])
+
+
+def test_damaged_log_line_falls_back_to_line_by_line_parsing(copy):
+    log_file = sorted(copy.glob("*/epochs.jsonl"))[0]
+    lines = log_file.read_text().splitlines()
+    log_file.write_text("\n".join(lines) + "\n" + lines[-1][:40])  # a line cut short
+    rs = load_results(copy)
+    assert len(rs.trials) == 8 and set(rs.trials["status"]) == {"TERMINATED"}
+    assert len(rs.epochs) == rs.trials["epochs_run"].sum()
+
+
+def test_columnar_and_line_by_line_readers_agree(copy):
+    directories = results_module._trial_dirs(copy)
+    statuses = results_module.read_statuses(copy)
+    fast_trials, fast_epochs, fast_profiles = results_module._build_columnar(directories, statuses)
+    slow_trials, slow_epochs, slow_profiles = results_module._build_rows(directories, statuses)
+    pd.testing.assert_frame_equal(fast_trials, slow_trials)
+    pd.testing.assert_frame_equal(fast_epochs, slow_epochs)
+    pd.testing.assert_frame_equal(fast_profiles(), slow_profiles)
 
 
 def test_truncated_cache_is_rebuilt(copy):
@@ -88,15 +107,16 @@ def test_copied_directory_loads_without_ray(copy, tmp_path):
         "import sys; from gradsweep import load_results; r = load_results(sys.argv[1]); "
         "assert 'ray' not in sys.modules; print(len(r.trials), len(r.epochs))"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(moved)], capture_output=True,
-                         text=True, check=True).stdout.split()  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(moved)], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out[0] == "8" and int(out[1]) >= 8
 
 
 def test_unfinished_trial_is_included_with_its_status(copy):
     trial = sorted(p for p in copy.iterdir() if (p / "params.json").exists())[0]
-    lines = (trial / "result.json").read_text().splitlines()
-    (trial / "result.json").write_text(lines[0] + "\n")  # as if killed after epoch 1
+    lines = (trial / "epochs.jsonl").read_text().splitlines()
+    (trial / "epochs.jsonl").write_text(lines[0] + "\n")  # as if killed after epoch 1
     for state in copy.glob("experiment_state-*.json"):
         state.unlink()  # no Tune state either: status inferred from the files
     trials = load_results(copy).trials.set_index("trial_id")
@@ -114,9 +134,15 @@ def test_aggregate_keeps_unclipped_groups(copy):
 
 
 def test_aggregate_numbers():
-    frame = pd.DataFrame({"arch": ["a"] * 4, "clip_norm": pd.array([None] * 4, dtype="Float64"),
-                          "test_acc": [0.5, 0.7, 0.9, 0.7], "solved": [True, False, True, True],
-                          "status": ["TERMINATED"] * 4})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "arch": ["a"] * 4,
+            "clip_norm": pd.array([None] * 4, dtype="Float64"),
+            "test_acc": [0.5, 0.7, 0.9, 0.7],
+            "solved": [True, False, True, True],
+            "status": ["TERMINATED"] * 4,
+        }
+    )
     row = aggregate(frame, ["arch", "clip_norm"], metrics=["test_acc"]).iloc[0]
     assert row["test_acc_mean"] == pytest.approx(0.7)
     assert row["test_acc_std"] == pytest.approx(np.std([0.5, 0.7, 0.9, 0.7], ddof=1))

@@ -29,16 +29,25 @@ def test_grid_is_the_product_of_the_axes():
     trials = s.expand().trials
     assert len(trials) == 4
     assert [(t.arch, t.gap, t.seq_len) for t in trials] == [
-        ("rnn", 2, 5), ("rnn", 4, 7), ("lstm", 2, 5), ("lstm", 4, 7)
-    ]  # fmt: skip
+        ("rnn", 2, 5),
+        ("rnn", 4, 7),
+        ("lstm", 2, 5),
+        ("lstm", 4, 7),
+    ]
     assert all(t.hidden == 8 and t.max_epochs == 40 for t in trials)
 
 
 @pytest.mark.parametrize(
     ("expr", "expected"),
-    [("gap+10", (1, 10)), ("2*gap", (2, 0)), ("2*gap+5", (2, 5)), ("gap", (1, 0)),
-     (" 3 * gap - 1 ", (3, -1)), ("gap*4", (4, 0))],
-)  # fmt: skip
+    [
+        ("gap+10", (1, 10)),
+        ("2*gap", (2, 0)),
+        ("2*gap+5", (2, 5)),
+        ("gap", (1, 0)),
+        (" 3 * gap - 1 ", (3, -1)),
+        ("gap*4", (4, 0)),
+    ],
+)
 def test_seq_len_expressions(expr, expected):
     assert parse_seq_len(expr) == expected
 
@@ -100,9 +109,14 @@ def test_missing_file_is_a_config_error(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "trials"),
-    [("smoke", 6), ("notebook_recall", 18), ("notebook_sum_sign", 18), ("gap_scan", 216),
-     ("gpu_cluster", 2700)],
-)  # fmt: skip
+    [
+        ("smoke", 6),
+        ("notebook_recall", 18),
+        ("notebook_sum_sign", 18),
+        ("gap_scan", 216),
+        ("gpu_cluster", 2700),
+    ],
+)
 def test_shipped_specs_validate(name, trials):
     s = SweepSpec.from_yaml(SWEEPS / f"{name}.yaml")
     info = describe(s, s.expand())

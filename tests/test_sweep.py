@@ -39,8 +39,12 @@ def ray_env(tmp_path_factory, monkeypatch):
 def gradsweep(*args, env, cwd):
     return subprocess.run(
         [sys.executable, "-m", "gradsweep.cli", *args],
-        capture_output=True, text=True, env=env, cwd=cwd, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def test_smoke_sweep_finishes_with_actor_reuse(ray_env, tmp_path):
@@ -53,8 +57,11 @@ def test_smoke_sweep_finishes_with_actor_reuse(ray_env, tmp_path):
     trials = results.trials
     assert len(trials) == 6 and set(trials["status"]) == {"TERMINATED"}
     # Every trial ran in one of at most as many processes as concurrent slots (2 CPUs).
-    pids = {json.loads(line)["pid"] for f in experiment.glob("*/result.json")
-            for line in f.read_text().splitlines()}  # fmt: skip
+    pids = {
+        json.loads(line)["pid"]
+        for f in experiment.glob("*/result.json")
+        for line in f.read_text().splitlines()
+    }
     assert 1 <= len(pids) <= 2
     # Finished trials keep no checkpoint; the manifest says what ran.
     assert not list(experiment.glob("*/checkpoint_*"))
@@ -92,8 +99,9 @@ def test_failing_trial_is_retried_then_reported_others_finish(ray_env, tmp_path)
 def test_diverging_trial_does_not_stop_the_sweep(ray_env, tmp_path):
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY_SPEC.replace("seed: [0, 1]", "lr: [0.003, 1.0e+38]"))
-    proc = gradsweep("launch", str(spec), "--storage", str(tmp_path / "out"), env=ray_env,
-                     cwd=tmp_path)  # fmt: skip
+    proc = gradsweep(
+        "launch", str(spec), "--storage", str(tmp_path / "out"), env=ray_env, cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "(2 diverged)" in proc.stdout
     trials = load_results(tmp_path / "out" / "tiny").trials

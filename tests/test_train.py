@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 
 from gradsweep import TrialConfig, TrialState, run_trial
-from gradsweep.cli import strict_json
 from gradsweep.errors import ConfigError
 from gradsweep.loop import Trainer
-from gradsweep.train import pin_threads
+from gradsweep.train import pin_threads, strict_json
 
 
 def _metrics(result):

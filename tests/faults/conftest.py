@@ -56,9 +56,14 @@ class Driver:
 
     def __init__(self, args: list[str], env: dict, cwd: Path):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gradsweep.cli", *args], cwd=cwd, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-        )  # fmt: skip
+            [sys.executable, "-m", "gradsweep.cli", *args],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
 
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)
@@ -75,8 +80,11 @@ class Driver:
 
 @pytest.fixture
 def run_env(tmp_path_factory, tmp_path):
-    env = {**os.environ, "RAY_TMPDIR": str(tmp_path_factory.mktemp("r")),
-           "TF_CPP_MIN_LOG_LEVEL": "3"}  # fmt: skip
+    env = {
+        **os.environ,
+        "RAY_TMPDIR": str(tmp_path_factory.mktemp("r")),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
     (tmp_path / "faulty.yaml").write_text(SPEC)
     drivers: list[Driver] = []
 

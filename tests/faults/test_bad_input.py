@@ -20,8 +20,9 @@ BASE = {
     "fixed": {"hidden": 8, "train_size": 64},
     "budget": {"max_epochs": 1},
 }
-SETTINGS = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 not_an_int = st.one_of(
     st.text(min_size=1, max_size=8).filter(lambda t: not t.strip().lstrip("-").isdigit()),
@@ -29,14 +30,41 @@ not_an_int = st.one_of(
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=1),
 )
 unknown_key = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=3, max_size=12).filter(
-    lambda k: k not in {"name", "task", "axes", "fixed", "budget", "resources", "max_failures",
-                        "skip_infeasible", "max_trials"})  # fmt: skip
+    lambda k: (
+        k
+        not in {
+            "name",
+            "task",
+            "axes",
+            "fixed",
+            "budget",
+            "resources",
+            "max_failures",
+            "skip_infeasible",
+            "max_trials",
+        }
+    )
+)
 hostile_expr = st.one_of(
-    st.sampled_from(["__import__('os').system('true')", "gap**gap", "open('x')", "gap+", "*gap",
-                     "gap / 2", "gap+1e9", "lambda: 1", "${gap}", "gap;1", "9" * 20 + "*gap"]),
+    st.sampled_from(
+        [
+            "__import__('os').system('true')",
+            "gap**gap",
+            "open('x')",
+            "gap+",
+            "*gap",
+            "gap / 2",
+            "gap+1e9",
+            "lambda: 1",
+            "${gap}",
+            "gap;1",
+            "9" * 20 + "*gap",
+        ]
+    ),
     st.text(alphabet="gap+-*/() 0123456789_.ximport", min_size=1, max_size=20).filter(
-        lambda t: t.replace(" ", "") not in {"gap"} and not _valid_expr(t)),
-)  # fmt: skip
+        lambda t: t.replace(" ", "") not in {"gap"} and not _valid_expr(t)
+    ),
+)
 
 
 def _valid_expr(text: str) -> bool:
@@ -53,17 +81,48 @@ def _valid_expr(text: str) -> bool:
 def malformed_spec(draw) -> bytes:
     """A spec that is wrong in exactly one drawn way."""
     spec = yaml.safe_load(yaml.safe_dump(BASE))
-    kind = draw(st.sampled_from(["type", "unknown", "empty_axis", "duplicate", "bytes", "tag",
-                                 "expr", "negative", "not_mapping", "unknown_axis"]))  # fmt: skip
+    kind = draw(
+        st.sampled_from(
+            [
+                "type",
+                "unknown",
+                "empty_axis",
+                "duplicate",
+                "bytes",
+                "tag",
+                "expr",
+                "negative",
+                "not_mapping",
+                "unknown_axis",
+            ]
+        )
+    )
     if kind == "type":
         field = draw(st.sampled_from(["hidden", "train_size"]))
         spec["fixed"][field] = draw(not_an_int)
     elif kind == "unknown":
         spec[draw(unknown_key)] = draw(st.integers())
     elif kind == "unknown_axis":
-        spec["axes"][draw(unknown_key.filter(lambda k: k not in {"arch", "gap", "seq_len", "seed",
-                                                               "hidden", "lr", "scale", "task",
-                                                               "probe_size"}))] = [1]  # fmt: skip
+        spec["axes"][
+            draw(
+                unknown_key.filter(
+                    lambda k: (
+                        k
+                        not in {
+                            "arch",
+                            "gap",
+                            "seq_len",
+                            "seed",
+                            "hidden",
+                            "lr",
+                            "scale",
+                            "task",
+                            "probe_size",
+                        }
+                    )
+                )
+            )
+        ] = [1]
     elif kind == "empty_axis":
         spec["axes"][draw(st.sampled_from(["arch", "gap", "seed"]))] = []
     elif kind == "negative":
@@ -73,20 +132,25 @@ def malformed_spec(draw) -> bytes:
     elif kind == "expr":
         spec["axes"]["seq_len"] = draw(hostile_expr)
     elif kind == "not_mapping":
-        return yaml.safe_dump(draw(st.one_of(st.lists(st.integers(), max_size=3), st.integers(),
-                                             st.text(max_size=5)))).encode()  # fmt: skip
+        return yaml.safe_dump(
+            draw(st.one_of(st.lists(st.integers(), max_size=3), st.integers(), st.text(max_size=5)))
+        ).encode()
     text = yaml.safe_dump(spec, sort_keys=False)
     if kind == "duplicate":
         key = draw(st.sampled_from(["name", "task", "budget"]))
         line = next(line for line in text.splitlines() if line.startswith(key + ":"))
         text = text + line + "\n"
     elif kind == "tag":
-        tag = draw(st.sampled_from([
-            "!!python/object/apply:os.system ['touch PWNED']",
-            "!!python/object/new:os.system ['touch PWNED']",
-            "!!python/name:os.system",
-            "!!binary aGVsbG8=",
-        ]))  # fmt: skip
+        tag = draw(
+            st.sampled_from(
+                [
+                    "!!python/object/apply:os.system ['touch PWNED']",
+                    "!!python/object/new:os.system ['touch PWNED']",
+                    "!!python/name:os.system",
+                    "!!binary aGVsbG8=",
+                ]
+            )
+        )
         text = text.replace("name: prop", f"name: {tag}")
     elif kind == "bytes":
         raw = text.encode()
@@ -112,8 +176,11 @@ def test_malformed_specs_are_one_line_errors(raw, tmp_path_factory):
     else:
         raise AssertionError(f"accepted a malformed spec: {raw!r}")
     for command in ("validate", "launch"):
-        code, err = _run([command, str(path), "--storage", str(directory)] if command == "launch"
-                         else [command, str(path)])  # fmt: skip
+        code, err = _run(
+            [command, str(path), "--storage", str(directory)]
+            if command == "launch"
+            else [command, str(path)]
+        )
         assert code == 2, err
         assert len(err.strip().splitlines()) == 1 and err.startswith("error: ")
     assert sorted(p.name for p in directory.iterdir()) == ["spec.yaml"]  # nothing written
@@ -139,17 +206,43 @@ def _run(argv: list[str]) -> tuple[int, str]:
 
 
 bad_option = st.one_of(
-    st.tuples(st.sampled_from(["--hidden", "--seq-len", "--batch-size", "--train-size",
-                               "--epochs", "--probe-size", "--threads", "--checkpoint-every"]),
-              st.one_of(st.integers(max_value=0).map(str), st.text(alphabet="abc.-x", min_size=1,
-                                                                   max_size=6).filter(lambda t: not t.lstrip("-").isdigit()))),  # noqa: E501
-    st.tuples(st.sampled_from(["--lr", "--clip-norm", "--scale"]),
-              st.one_of(st.floats(max_value=0).map(repr), st.sampled_from(["nan", "inf", "-inf", "fast"]))),  # noqa: E501
-    st.tuples(st.sampled_from(["--arch", "--task", "--recurrent-init"]),
-              st.text(alphabet="xyzQ_", min_size=1, max_size=8)),
-    st.tuples(st.just("--solve-threshold"),
-              st.one_of(st.floats(max_value=0.5).map(repr), st.floats(min_value=1.0001, max_value=1e9).map(repr))),  # noqa: E501
-)  # fmt: skip
+    st.tuples(
+        st.sampled_from(
+            [
+                "--hidden",
+                "--seq-len",
+                "--batch-size",
+                "--train-size",
+                "--epochs",
+                "--probe-size",
+                "--threads",
+                "--checkpoint-every",
+            ]
+        ),
+        st.one_of(
+            st.integers(max_value=0).map(str),
+            st.text(alphabet="abc.-x", min_size=1, max_size=6).filter(
+                lambda t: not t.lstrip("-").isdigit()
+            ),
+        ),
+    ),
+    st.tuples(
+        st.sampled_from(["--lr", "--clip-norm", "--scale"]),
+        st.one_of(
+            st.floats(max_value=0).map(repr), st.sampled_from(["nan", "inf", "-inf", "fast"])
+        ),
+    ),
+    st.tuples(
+        st.sampled_from(["--arch", "--task", "--recurrent-init"]),
+        st.text(alphabet="xyzQ_", min_size=1, max_size=8),
+    ),
+    st.tuples(
+        st.just("--solve-threshold"),
+        st.one_of(
+            st.floats(max_value=0.5).map(repr), st.floats(min_value=1.0001, max_value=1e9).map(repr)
+        ),
+    ),
+)
 
 
 @SETTINGS

@@ -1,0 +1,134 @@
+"""1. gradsweep's monitored epoch against keras.Model.fit; 5. FLOP/s against a matmul peak.
+
+Fair baseline: `fit` on the same model (same builder, seed, initial weights), the same data,
+batch size and threads, with validation on the same validation set, as a Keras user would
+train and evaluate. gradsweep's epoch does that plus its diagnostics (per-step global and
+per-variable gradient norms, the gradient profile and spectral radius on the probe batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from benchmarks.common import Row, alternate, median, ratio_stats, timed
+from gradsweep import TrialConfig
+from gradsweep.loop import Trainer
+from gradsweep.models import build_model
+
+SIZE = {
+    "seq_len": 60,
+    "gap": 20,
+    "hidden": 64,
+    "batch_size": 64,
+    "train_size": 4096,
+    "val_size": 1024,
+    "probe_size": 256,
+}
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+def _fit_epoch(cfg: TrialConfig, trainer: Trainer) -> Callable[[], float]:
+    model = build_model(cfg)
+    model.compile(
+        optimizer=keras.optimizers.Adam(cfg.lr), loss="binary_crossentropy", metrics=["accuracy"]
+    )
+    data = trainer.data
+    args = dict(
+        batch_size=cfg.batch_size,
+        epochs=1,
+        verbose=0,
+        shuffle=True,
+        validation_data=(data.val.x, data.val.y),
+    )
+    model.fit(data.train.x, data.train.y, **args)  # compile and warm up
+    return lambda: timed(lambda: model.fit(data.train.x, data.train.y, **args))
+
+
+def _our_epoch(cfg: TrialConfig) -> tuple[Callable[[], float], Trainer]:
+    trainer = Trainer(cfg)
+    epoch = [1]
+    trainer.run_epoch(epoch[0])  # trace and warm up
+
+    def one() -> float:
+        epoch[0] += 1
+        return timed(lambda: trainer.run_epoch(epoch[0]))
+
+    return one, trainer
+
+
+def training_step(repeats: int = 3) -> list[Row]:
+    rows = []
+    for arch in ("rnn", "lstm", "gru"):
+        per_mode = {}
+        for diagnostics in (True, False):
+            cfg = TrialConfig(arch=arch, diagnostics=diagnostics, **SIZE)
+            ours, trainer = _our_epoch(cfg)
+            fit = _fit_epoch(cfg, trainer)
+            a, b = alternate(ours, fit, repeats)
+            r, lo, hi = ratio_stats([1 / x for x in a], [1 / x for x in b], higher_is_better=True)
+            n = cfg.train_size
+            per_mode[diagnostics] = median(a)
+            case = f"{arch}, diagnostics {'on' if diagnostics else 'off'}"
+            rows.append(
+                Row(
+                    "train step vs keras fit",
+                    case,
+                    r,
+                    lo,
+                    hi,
+                    "samples/s",
+                    n / median(a),
+                    n / median(b),
+                    target=">= 1.0",
+                )
+            )
+        cost = per_mode[True] / per_mode[False] - 1
+        rows[-2].note = f"diagnostics cost {cost:+.0%} of an epoch"
+    return rows
+
+
+def step_flops(arch: str, batch: int, seq_len: int, hidden: int) -> float:
+    """Matmul FLOPs of one training step: forward plus backward (about twice the forward)."""
+    gates = GATES[arch]
+    forward = 2 * batch * seq_len * (1 + hidden) * gates * hidden + 2 * batch * hidden
+    return 3 * forward
+
+
+def matmul_peak(n: int = 1024, repeats: int = 20) -> float:
+    """float32 FLOP/s of TensorFlow's matmul on this process's threads."""
+    a = tf.random.normal((n, n))
+    b = tf.random.normal((n, n))
+    product = tf.function(lambda x, y: tf.matmul(x, y))
+    product(a, b).numpy()
+    best = min(timed(lambda: product(a, b).numpy()) for _ in range(repeats))
+    return 2 * n**3 / best
+
+
+def hardware_ceiling() -> list[Row]:
+    peak = matmul_peak()
+    rows = []
+    for arch in ("rnn", "lstm", "gru"):
+        for batch in (64, 512):
+            cfg = TrialConfig(arch=arch, diagnostics=False, **{**SIZE, "batch_size": batch})
+            ours, _ = _our_epoch(cfg)
+            seconds = median([ours() for _ in range(2)])
+            steps = int(np.ceil(cfg.train_size / batch))
+            achieved = step_flops(arch, batch, cfg.seq_len, cfg.hidden) * steps / seconds
+            rows.append(
+                Row(
+                    "FLOP/s vs matmul peak",
+                    f"{arch}, batch {batch}",
+                    achieved / peak,
+                    achieved / peak,
+                    achieved / peak,
+                    "fraction",
+                    achieved / 1e9,
+                    peak / 1e9,
+                    note="GFLOP/s: ours vs peak (1024^2 matmul)",
+                )
+            )
+    return rows

@@ -1,0 +1,57 @@
+"""Timing helpers: alternate the two sides, repeat, report median with min and max."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+THREADS = 2  # the machine's cores; TensorFlow's pools are fixed once per process
+
+
+@dataclass
+class Row:
+    """One line of the table: a ratio (> 1 means gradsweep is better) and what it rests on."""
+
+    benchmark: str
+    case: str
+    ratio: float
+    ratio_min: float
+    ratio_max: float
+    unit: str
+    ours: float
+    baseline: float
+    target: str = ""
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def alternate(ours: Callable[[], float], baseline: Callable[[], float], repeats: int = 3):
+    """Run ours, baseline, ours, baseline, ... and return both lists of measurements."""
+    a, b = [], []
+    for _ in range(repeats):
+        a.append(ours())
+        b.append(baseline())
+    return a, b
+
+
+def ratio_stats(ours: list[float], baseline: list[float], higher_is_better: bool):
+    """Median ratio and its range over the paired runs (pairs in the order they ran)."""
+    pairs = [(o / b if higher_is_better else b / o) for o, b in zip(ours, baseline, strict=True)]
+    return statistics.median(pairs), min(pairs), max(pairs)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
