@@ -1,4 +1,4 @@
-"""Timing helpers: alternate the two sides, repeat, report median with min and max."""
+"""Timing helpers: paired ratios, reported as median with min and max."""
 
 from __future__ import annotations
 
@@ -36,15 +36,6 @@ def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
-
-
-def alternate(ours: Callable[[], float], baseline: Callable[[], float], repeats: int = 3):
-    """Run ours, baseline, ours, baseline, ... and return both lists of measurements."""
-    a, b = [], []
-    for _ in range(repeats):
-        a.append(ours())
-        b.append(baseline())
-    return a, b
 
 
 def ratio_stats(ours: list[float], baseline: list[float], higher_is_better: bool):

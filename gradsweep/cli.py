@@ -307,8 +307,7 @@ def launch(
     from gradsweep.spec import SweepSpec
 
     loaded = SweepSpec.from_yaml(spec)
-    _quiet_tensorflow()
-    from gradsweep import sweep
+    from gradsweep import sweep  # the driver never imports TensorFlow: its workers do
 
     plan = sweep.prepare(
         loaded,
@@ -334,10 +333,8 @@ def resume(
     ] = None,
 ) -> int:
     """Continue an interrupted sweep; finished trials are not run again."""
-    from gradsweep.results import experiment_path
-
-    _quiet_tensorflow()
     from gradsweep import sweep
+    from gradsweep.results import experiment_path
 
     path = str(experiment_path(name, _storage(storage)))
     plan = sweep.prepare_resume(path, address or os.environ.get("RAY_ADDRESS"))
@@ -552,6 +549,7 @@ def report(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; bad input is one line on stderr and exit code 2, never a traceback."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notes: one model a trial
     try:
         code = app(args=argv, prog_name="gradsweep", standalone_mode=False)
     except NoArgsIsHelpError:

@@ -86,6 +86,9 @@ def _trainable(config: dict[str, Any], experiment: str) -> None:
     """
     for key, value in WORKER_ENV.items():  # before the first trial imports TensorFlow
         os.environ.setdefault(key, value)
+    # Every trial builds a new model and traces new functions; TensorFlow's warning about
+    # retracing is expected here, not a sign of waste.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     cfg = TrialConfig(**config["trial"])
     trial_id = tune.get_context().get_trial_id()
     fs, root = _filesystem(experiment)

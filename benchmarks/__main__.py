@@ -1,0 +1,101 @@
+"""`make bench`: run every benchmark, print the ratio table, save it as JSON.
+
+Each comparison is measured side by side in this run (the machine is shared and noisy):
+the two sides alternate, repeat, and the table shows the median ratio with its min and max.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import THREADS, Row
+
+
+def main() -> int:
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(THREADS)
+    tf.config.threading.set_inter_op_parallelism_threads(THREADS)
+    from rich.console import Console
+    from rich.table import Table
+
+    from benchmarks import bench_notebook, bench_step, bench_sweep
+
+    console = Console(stderr=True)
+    rows: list[Row] = []
+    started = time.perf_counter()
+    stages = [
+        ("training step vs keras fit", bench_step.training_step),
+        ("FLOP/s vs matmul peak", bench_step.hardware_ceiling),
+        ("against the notebook's loop", bench_notebook.against_notebook),
+        ("sweep scaling and memory", bench_sweep.sweep_scaling),
+        ("results loading", _results_loading),
+    ]
+    only = set(sys.argv[1:])
+    for name, stage in stages:
+        if only and not any(word in name for word in only):
+            continue
+        console.print(f"[bold]{name}[/] ...")
+        t = time.perf_counter()
+        rows += stage()
+        console.print(f"  done in {time.perf_counter() - t:.0f} s")
+    table = Table(title=f"gradsweep benchmarks ({time.perf_counter() - started:.0f} s)")
+    for column in ("benchmark", "case", "ratio (min-max)", "ours", "baseline", "target", "note"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            row.benchmark,
+            row.case,
+            f"{row.ratio:.3g} ({row.ratio_min:.3g}-{row.ratio_max:.3g})",
+            f"{row.ours:.4g} {row.unit}",
+            f"{row.baseline:.4g} {row.unit}",
+            row.target,
+            row.note,
+        )
+    Console(width=200).print(table)
+    out = Path(__file__).parent / "results" / time.strftime("%Y-%m-%dT%H-%M-%S.json")
+    out.write_text(
+        json.dumps(
+            {
+                "machine": platform.node(),
+                "python": platform.python_version(),
+                "rows": [r.as_dict() for r in rows],
+            },
+            indent=1,
+            default=str,
+        )
+    )
+    print(f"saved {out}")
+    return 0
+
+
+def _results_loading() -> list[Row]:
+    """A 1,000-trial experiment made by Ray Tune (see bench_results), then both readers."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory(prefix="gsb") as tmp:
+        path = Path(tmp) / "synthetic"
+        env = {**os.environ, "RAY_TMPDIR": tmp}
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.bench_results", "generate", str(path), "50", "1000"],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
+        return bench_results_loading(path)
+
+
+def bench_results_loading(path: Path) -> list[Row]:
+    from benchmarks import bench_results
+
+    return bench_results.loading(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
