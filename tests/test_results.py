@@ -63,17 +63,6 @@ def test_second_load_uses_the_cache(copy, monkeypatch):
     pd.testing.assert_frame_equal(first.profiles, second.profiles)
 
 
-def test_cache_is_refreshed_when_a_trial_changes(copy):
-    before = load_results(copy).epochs
-    result_file = sorted(copy.glob("*/epochs.jsonl"))[0]
-    lines = result_file.read_text().splitlines()
-    extra = json.loads(lines[-1])
-    extra["epoch"] = 99
-    result_file.write_text("\n".join([*lines, json.dumps(extra)]) + "\n")
-    after = load_results(copy).epochs
-    assert len(after) == len(before) + 1 and 99 in set(after["epoch"])
-
-
 def test_damaged_log_line_falls_back_to_line_by_line_parsing(copy):
     log_file = sorted(copy.glob("*/epochs.jsonl"))[0]
     lines = log_file.read_text().splitlines()
@@ -91,13 +80,6 @@ def test_columnar_and_line_by_line_readers_agree(copy):
     pd.testing.assert_frame_equal(fast_trials, slow_trials)
     pd.testing.assert_frame_equal(fast_epochs, slow_epochs)
     pd.testing.assert_frame_equal(fast_profiles(), slow_profiles)
-
-
-def test_truncated_cache_is_rebuilt(copy):
-    load_results(copy)
-    cached = copy / results_module.CACHE_DIR / "trials.parquet"
-    cached.write_bytes(cached.read_bytes()[:100])
-    assert len(load_results(copy).trials) == 8
 
 
 def test_copied_directory_loads_without_ray(copy, tmp_path):
