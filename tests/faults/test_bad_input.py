@@ -189,19 +189,13 @@ def test_malformed_specs_are_one_line_errors(raw, tmp_path_factory):
 
 
 def _run(argv: list[str]) -> tuple[int, str]:
+    """`main(argv)` and what it wrote to stderr (rich's console writes to sys.stderr)."""
     import contextlib
     import io
 
-    from gradsweep import cli
-
     buffer = io.StringIO()
     with contextlib.redirect_stderr(buffer):
-        saved = cli.err.file
-        cli.err.file = buffer
-        try:
-            code = main(argv)
-        finally:
-            cli.err.file = saved
+        code = main(argv)
     return code, buffer.getvalue()
 
 
