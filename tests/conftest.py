@@ -60,3 +60,16 @@ def experiment(tmp_path_factory):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return root / "out" / "exp"
+
+
+@pytest.fixture
+def copy(experiment, tmp_path):
+    """A private copy of the shared experiment, for tests that change files."""
+    import shutil
+
+    from gradsweep.results import CACHE_DIR
+
+    target = tmp_path / "exp"
+    shutil.copytree(experiment, target)
+    shutil.rmtree(target / CACHE_DIR, ignore_errors=True)
+    return target

@@ -15,15 +15,6 @@ from gradsweep.results import aggregate, load_results, wilson_interval
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def copy(experiment, tmp_path):
-    """A private copy of the shared experiment, for tests that change files."""
-    target = tmp_path / "exp"
-    shutil.copytree(experiment, target)
-    shutil.rmtree(target / results_module.CACHE_DIR, ignore_errors=True)
-    return target
-
-
 def test_tables_are_tidy_and_typed(copy):
     rs = load_results(copy)
     trials = rs.trials

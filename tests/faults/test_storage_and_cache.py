@@ -2,7 +2,6 @@
 cache is detected and rebuilt from the trial files."""
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -13,15 +12,6 @@ from gradsweep.cli import main
 from gradsweep.results import load_results
 
 ROOT = Path(__file__).parent.parent.parent
-
-
-@pytest.fixture
-def copy(experiment, tmp_path):
-    """A private copy of the shared experiment, for tests that change files."""
-    target = tmp_path / "exp"
-    shutil.copytree(experiment, target)
-    shutil.rmtree(target / results_module.CACHE_DIR, ignore_errors=True)
-    return target
 
 
 def test_storage_problems_are_reported_before_ray(tmp_path, monkeypatch, capsys):
