@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import html
-import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +17,6 @@ import pandas as pd
 
 from gradsweep import plots
 from gradsweep.results import ResultSet
-
-log = logging.getLogger(__name__)
 
 # Axes a random forest may rank (seed is noise by construction, so it is a useful yardstick).
 RANKABLE = [

@@ -266,7 +266,7 @@ def describe(spec: SweepSpec, grid: Grid) -> dict[str, Any]:
         "name": spec.name,
         "trials": len(grid.trials),
         "skipped": grid.skipped,
-        "axes": {k: v for k, v in spec.axes.items()},
+        "axes": dict(spec.axes),
         "fixed": dict(spec.fixed),
         "budget": spec.budget.model_dump(),
         "resources": spec.resources.model_dump(),

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import platform
+import re
 import subprocess
 import tempfile
 import time
@@ -30,8 +31,6 @@ from gradsweep import __version__
 from gradsweep.errors import ConfigError
 from gradsweep.spec import NAME_PATTERN, Grid, SweepSpec
 from gradsweep.train import TrialConfig, TrialState, run_trial, strict_json
-
-log = logging.getLogger(__name__)
 
 MANIFEST = "gradsweep.json"
 # Test hook: a trial whose config matches `field=value` raises before training. Read here,
@@ -284,8 +283,6 @@ def resolve_storage(storage: str) -> str:
 
 def check_name(name: str) -> str:
     """A plain experiment name: letters, digits, '-', '_', '.'; no '/', no '..'."""
-    import re
-
     if not re.fullmatch(NAME_PATTERN, name) or name in {".", ".."} or ".." in name:
         raise ConfigError(
             f"--name: {name!r} is not allowed: use letters, digits, '-', '_' and '.' "

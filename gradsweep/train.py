@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -30,8 +29,6 @@ from pydantic import (
 
 from gradsweep import tasks
 from gradsweep.errors import ConfigError, from_validation_error
-
-log = logging.getLogger(__name__)
 
 Arch = Literal["rnn", "lstm", "gru"]
 # Recurrent initialisers worth comparing: the vanishing-gradient results depend on them
