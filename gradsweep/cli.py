@@ -9,7 +9,7 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import typer
 from rich import box
@@ -20,6 +20,7 @@ from rich.table import Table
 # Typer 0.29 vendors click; its usage errors are not re-exported at the top level.
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
+from gradsweep import train as train_module
 from gradsweep.errors import ConfigError
 from gradsweep.train import TrialConfig, strict_json
 
@@ -33,31 +34,26 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
-class Task(StrEnum):
-    recall = "recall"
-    sum_sign = "sum_sign"
+def _choices(name: str, literal: Any) -> type[StrEnum]:
+    """A str Enum for Typer from the Literal that TrialConfig validates against."""
+    return StrEnum(name, {value: value for value in get_args(literal)})
 
 
-class Arch(StrEnum):
-    rnn = "rnn"
-    lstm = "lstm"
-    gru = "gru"
+def _default(name: str) -> Any:
+    return TrialConfig.model_fields[name].default
 
 
-class RecurrentInit(StrEnum):
-    orthogonal = "orthogonal"
-    glorot_uniform = "glorot_uniform"
-    identity = "identity"
-    random_normal = "random_normal"
+Task = _choices("Task", TrialConfig.model_fields["task"].annotation)
+Arch = _choices("Arch", train_module.Arch)
+RecurrentInit = _choices("RecurrentInit", train_module.RecurrentInit)
+DEFAULT_TASK = Task(_default("task"))
+DEFAULT_ARCH = Arch(_default("arch"))
+DEFAULT_INIT = RecurrentInit(_default("recurrent_init"))
 
 
 @app.callback()
 def _root() -> None:
     """Sweeps of monitored RNN/LSTM/GRU training runs, and what their gradients say."""
-
-
-def _default(name: str) -> Any:
-    return TrialConfig.model_fields[name].default
 
 
 def _quiet_tensorflow() -> None:
@@ -115,8 +111,8 @@ def _epoch_table(title: str) -> Table:
 
 @app.command()
 def train(
-    task: Annotated[Task, typer.Option(help="Which toy task.")] = Task.recall,
-    arch: Annotated[Arch, typer.Option(help="rnn = SimpleRNN, lstm or gru.")] = Arch.rnn,
+    task: Annotated[Task, typer.Option(help="Which toy task.")] = DEFAULT_TASK,
+    arch: Annotated[Arch, typer.Option(help="rnn = SimpleRNN, lstm or gru.")] = DEFAULT_ARCH,
     hidden: Annotated[int, typer.Option(help="Recurrent units.")] = _default("hidden"),
     gap: Annotated[
         int | None, typer.Option(help="recall: steps between the signal and the last input.")
@@ -125,7 +121,7 @@ def train(
     scale: Annotated[float, typer.Option(help="sum_sign input std.")] = _default("scale"),
     recurrent_init: Annotated[
         RecurrentInit, typer.Option(help="Initialiser of the recurrent kernel.")
-    ] = RecurrentInit.orthogonal,
+    ] = DEFAULT_INIT,
     clip_norm: Annotated[
         float | None, typer.Option(help="Clip gradients to this global norm (off if absent).")
     ] = None,

@@ -117,11 +117,12 @@ def _trainable(config: dict[str, Any], experiment: str) -> None:
                 "grad_profile_init": result.init.get("grad_profile"),
             }
         row = strict_json(row)  # one strict JSON line: readers parse it in bulk
-        _append_line(fs, f"{root}/{trial_id}/{EPOCHS}", json.dumps(row, allow_nan=False))
+        line = json.dumps(row, allow_nan=False)
+        _append_line(fs, f"{root}/{trial_id}/{EPOCHS}", line)
         if snapshot is not None:
             states.save(snapshot)
         if result is not None:
-            _write_atomic(fs, final_path, json.dumps(row))
+            _write_atomic(fs, final_path, line)
             states.clear()  # a finished trial needs no state: disk use stays small
         tune.report(row)
 
@@ -438,21 +439,12 @@ class Plan:
     grid: Grid
     name: str
     storage: str
-    experiment: str
+    experiment: str  # as every node reaches it: a local path or a storage URI
     configs: list[dict[str, Any]]
     cpus: float
     gpus: float
     address: str | None = None
     max_concurrent: int | None = None
-
-    @property
-    def experiment_uri(self) -> str:
-        """The experiment directory as workers reach it: a local path or a storage URI."""
-        return experiment_uri(self.storage, self.name)
-
-
-def experiment_uri(storage: str, name: str) -> str:
-    return f"{storage.rstrip('/')}/{name}"
 
 
 def prepare(
@@ -476,10 +468,10 @@ def prepare(
         )
     name = check_name(name or spec.name)
     storage = resolve_storage(storage)
-    fs, root = _filesystem(storage)
-    experiment = f"{root.rstrip('/')}/{name}"
-    exists = fs.get_file_info(experiment).type != pafs.FileType.NotFound
-    if exists or ("://" not in storage and os.path.lexists(experiment)):  # dangling links too
+    experiment = f"{storage.rstrip('/')}/{name}"
+    fs, path = _filesystem(experiment)
+    exists = fs.get_file_info(path).type != pafs.FileType.NotFound
+    if exists or ("://" not in storage and os.path.lexists(path)):  # dangling links too
         raise ConfigError(
             f"--name: an experiment {name!r} already exists in {storage}; continue it with "
             f"`gradsweep resume {name}` or choose another name",
@@ -501,25 +493,20 @@ def run(plan: Plan, on_progress: Callable[[SweepProgress], None] | None = None) 
     if not ray.is_initialized():
         start_ray(plan.address)
     check_storage_reach(plan.storage)
-    fs, _ = _filesystem(plan.storage)
-    fs.create_dir(plan.experiment, recursive=True)
+    fs, path = _filesystem(plan.experiment)
+    fs.create_dir(path, recursive=True)
     try:
         resources = {"cpus_per_trial": plan.cpus, "gpus_per_trial": plan.gpus}
         info = manifest(plan.spec, plan.grid, resources)
         info["nodes"] = nodes()
-        _write_atomic(fs, f"{plan.experiment}/{MANIFEST}", json.dumps(info, indent=2))
+        _write_atomic(fs, f"{path}/{MANIFEST}", json.dumps(info, indent=2))
         tuner = _tuner(plan, on_progress)
     except BaseException:
-        fs.delete_dir(plan.experiment)  # nothing ran: leave nothing half-made behind
+        fs.delete_dir(path)  # nothing ran: leave nothing half-made behind
         raise
     with _driver_log(plan):
         results = tuner.fit()
     return _outcome(results, plan.experiment, len(plan.configs))
-
-
-def launch(spec: SweepSpec, on_progress=None, **options) -> SweepOutcome:
-    """`prepare` then `run`: the whole grid of `spec` on Ray Tune (options as `prepare`)."""
-    return run(prepare(spec, **options), on_progress)
 
 
 class _driver_log:
@@ -635,7 +622,7 @@ def resume(plan: ResumePlan, on_progress=None) -> SweepOutcome:
 
 def _tuner(plan: Plan, on_progress) -> tune.Tuner:
     return tune.Tuner(
-        _trainable_for(plan.experiment_uri, plan.cpus, plan.gpus),
+        _trainable_for(plan.experiment, plan.cpus, plan.gpus),
         param_space={"trial": tune.grid_search(plan.configs)},
         tune_config=tune.TuneConfig(
             max_concurrent_trials=plan.max_concurrent,

@@ -161,3 +161,25 @@ def test_validate_prints_count_and_estimate(capsys):
 def test_unknown_experiment_exits_2(tmp_path, capsys):
     assert main(["status", "nope", "--storage", str(tmp_path)]) == 2
     assert "not an experiment directory" in capsys.readouterr().err
+
+
+def test_storage_uri_is_kept_whole_in_the_plan(tmp_path):
+    """Workers, the manifest and the outcome all reach the experiment through its URI."""
+    from gradsweep.spec import SweepSpec
+    from gradsweep.sweep import prepare
+
+    plan = prepare(SweepSpec.from_text(TINY_SPEC), storage=f"file://{tmp_path}/out")
+    assert plan.experiment == f"file://{tmp_path}/out/tiny"
+    assert list(tmp_path.iterdir()) == []  # prepare writes nothing
+
+
+def test_sweep_on_uri_storage(ray_env, tmp_path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY_SPEC)
+    uri = f"file://{tmp_path}/out"
+    proc = gradsweep("launch", str(spec), "--storage", uri, env=ray_env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"results in {uri}/tiny" in proc.stdout
+    trials = load_results(tmp_path / "out" / "tiny").trials
+    assert len(trials) == 4 and set(trials["status"]) == {"TERMINATED"}
+    assert (tmp_path / "out" / "tiny" / "gradsweep.json").exists()
