@@ -28,7 +28,10 @@ from gradsweep.train import EPOCH_FIELDS, TrialConfig
 log = logging.getLogger(__name__)
 
 CACHE_DIR = ".gradsweep-cache"
-EPOCHS = "epochs.jsonl"  # written by the sweep layer's trainable, one line per epoch
+# gradsweep's own record of a trial, one JSON line per epoch, written by the sweep layer's
+# trainable. Tune's result.json is not enough: a trial Tune restores as PENDING gets a new,
+# empty result.json (measured with Ray 2.60 after a driver kill: finished epochs were gone).
+EPOCHS = "epochs.jsonl"
 CACHE_VERSION = 1
 MANIFEST = "gradsweep.json"
 STATUSES = ("TERMINATED", "ERROR", "RUNNING", "PENDING", "PAUSED")
@@ -107,8 +110,14 @@ def read_statuses(path: Path) -> dict[str, str]:
             "unreadable experiment state %s; statuses inferred from trial files", states[-1]
         )
         return {}
+    return statuses_of(data)
+
+
+def statuses_of(state: dict[str, Any]) -> dict[str, str]:
+    """Trial id -> status from a parsed experiment state: each trial's own JSON, whose other
+    fields (some of them pickled by Tune) are left alone."""
     statuses = {}
-    for trial_json, _runtime in data.get("trial_data", []):
+    for trial_json, _runtime in state.get("trial_data", []):
         trial = json.loads(trial_json)
         statuses[trial["trial_id"]] = trial["status"]
     return statuses
@@ -116,7 +125,6 @@ def read_statuses(path: Path) -> dict[str, str]:
 
 def _read_trial(directory: Path) -> dict[str, Any]:
     """params.json and the result.json lines of one trial directory."""
-    params = json.loads((directory / "params.json").read_text())
     by_epoch: dict[int, dict[str, Any]] = {}
     result_file = directory / EPOCHS
     if not result_file.exists():  # not written by gradsweep's trainable: Tune's own log
@@ -133,7 +141,7 @@ def _read_trial(directory: Path) -> dict[str, Any]:
     lines = [by_epoch[e] for e in sorted(by_epoch)]
     return {
         "trial_id": directory.name,
-        "config": params.get("trial", params),
+        "config": _read_params(directory),
         "rows": lines,
         "error": (directory / "error.txt").exists(),
     }

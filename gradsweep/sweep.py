@@ -29,10 +29,10 @@ from ray import tune
 
 from gradsweep import __version__
 from gradsweep.errors import ConfigError
+from gradsweep.results import EPOCHS, MANIFEST, statuses_of
 from gradsweep.spec import NAME_PATTERN, Grid, SweepSpec
 from gradsweep.train import TrialConfig, TrialState, run_trial, strict_json
 
-MANIFEST = "gradsweep.json"
 # Test hook: a trial whose config matches `field=value` raises before training. Read here,
 # in the sweep layer, and passed to workers through Ray's runtime environment.
 FAULT_ENV = "GRADSWEEP_FAULT_RAISE"
@@ -70,10 +70,6 @@ class SweepOutcome:
 
 
 FINAL = "final.json"
-# gradsweep's own record of a trial, one JSON line per epoch report. Tune's result.json is
-# not enough: a trial Tune restores as PENDING gets a new, empty result.json (measured with
-# Ray 2.60 after a driver kill: the epochs of trials that had finished were gone).
-EPOCHS = "epochs.jsonl"
 
 
 def _trainable(config: dict[str, Any], experiment: str) -> None:
@@ -589,11 +585,7 @@ def _statuses(fs: pafs.FileSystem, root: str) -> dict[str, str]:
         i.path for i in fs.get_file_info(selector) if i.base_name.startswith("experiment_state-")
     )
     data = _read_json(fs, states[-1]) if states else None
-    statuses = {}
-    for trial_json, _runtime in (data or {}).get("trial_data", []):
-        trial = json.loads(trial_json)
-        statuses[trial["trial_id"]] = trial["status"]
-    return statuses
+    return statuses_of(data or {})
 
 
 def resume(plan: ResumePlan, on_progress=None) -> SweepOutcome:
