@@ -5,9 +5,12 @@ Public names: `TrialConfig`, `run_trial` (one trial, no Ray), `SweepSpec` (a swe
 package imports neither TensorFlow nor Ray.
 """
 
-from gradsweep.results import ResultSet, aggregate, load_results
+from gradsweep.analysis import aggregate
+from gradsweep.config import TrialConfig
+from gradsweep.records import TrialResult, TrialState
+from gradsweep.results import ResultSet, load_results
 from gradsweep.spec import SweepSpec
-from gradsweep.train import TrialConfig, TrialResult, TrialState, run_trial
+from gradsweep.train import run_trial
 
 __version__ = "0.1.0"
 __all__ = [

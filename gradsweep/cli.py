@@ -20,9 +20,10 @@ from rich.table import Table
 # Typer 0.29 vendors click; its usage errors are not re-exported at the top level.
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
-from gradsweep import train as train_module
+from gradsweep import config as config_module
+from gradsweep.config import TrialConfig
 from gradsweep.errors import ConfigError
-from gradsweep.train import TrialConfig, strict_json
+from gradsweep.records import strict_json
 
 app = typer.Typer(
     help="Sweeps of monitored RNN/LSTM/GRU training runs, and what their gradients say.",
@@ -44,8 +45,8 @@ def _default(name: str) -> Any:
 
 
 Task = _choices("Task", TrialConfig.model_fields["task"].annotation)
-Arch = _choices("Arch", train_module.Arch)
-RecurrentInit = _choices("RecurrentInit", train_module.RecurrentInit)
+Arch = _choices("Arch", config_module.Arch)
+RecurrentInit = _choices("RecurrentInit", config_module.RecurrentInit)
 DEFAULT_TASK = Task(_default("task"))
 DEFAULT_ARCH = Arch(_default("arch"))
 DEFAULT_INIT = RecurrentInit(_default("recurrent_init"))
@@ -330,7 +331,7 @@ def resume(
 ) -> int:
     """Continue an interrupted sweep; finished trials are not run again."""
     from gradsweep import sweep
-    from gradsweep.results import experiment_path
+    from gradsweep.experiment import experiment_path
 
     path = str(experiment_path(name, _storage(storage)))
     plan = sweep.prepare_resume(path, address or os.environ.get("RAY_ADDRESS"))

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gradsweep.train import VARIABLE_GROUPS
+from gradsweep.config import VARIABLE_GROUPS
 
 
 def gradient_norms(grads: list[tf.Tensor], group_ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

@@ -8,20 +8,31 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
+from typing import NamedTuple
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from gradsweep import diagnostics, tasks
+from gradsweep.config import VARIABLE_GROUPS, TrialConfig
 from gradsweep.models import build_model, candidate_recurrent_kernel, variable_groups
-from gradsweep.train import VARIABLE_GROUPS, EpochMetrics, TrialConfig, TrialState
+from gradsweep.records import EpochMetrics, TrialState
 
 EVAL_CHUNK = 4096  # sequences per evaluation call; bounds memory for large sets
 
 
-def train_step(model, optimizer, group_ids, clip_norm, x, y):
-    """One Adam step on a minibatch; returns (loss, correct, pre-clip norm, group norms)."""
+class StepMeasures(NamedTuple):
+    """What one optimizer step measured; norms are taken before clipping."""
+
+    loss: tf.Tensor  # mean loss over the minibatch
+    correct: tf.Tensor  # correctly classified sequences
+    norm: tf.Tensor  # global gradient norm
+    group_norms: tf.Tensor  # one norm per VARIABLE_GROUPS entry
+
+
+def train_step(model, optimizer, group_ids, clip_norm, x, y) -> StepMeasures:
+    """One optimizer step on a minibatch, clipped to `clip_norm` (None = off)."""
     variables = model.trainable_variables
     with tf.GradientTape() as tape:
         pred = model(x, training=True)
@@ -32,7 +43,7 @@ def train_step(model, optimizer, group_ids, clip_norm, x, y):
         grads, _ = tf.clip_by_global_norm(grads, clip_norm, use_norm=norm)
     optimizer.apply(grads, variables)
     correct = tf.reduce_sum(tf.cast(tf.equal(pred > 0.5, y > 0.5), tf.float32))
-    return loss, correct, norm, group_norms
+    return StepMeasures(loss, correct, norm, group_norms)
 
 
 def train_epoch(model, optimizer, group_ids, clip_norm, batch_size, x, y, order):
@@ -48,15 +59,17 @@ def train_epoch(model, optimizer, group_ids, clip_norm, batch_size, x, y, order)
     for i in tf.range(steps):
         idx = order[i * batch_size : tf.minimum((i + 1) * batch_size, n)]
         xb, yb = tf.gather(x, idx), tf.gather(y, idx)
-        loss, hits, norm, group_norms = train_step(model, optimizer, group_ids, clip_norm, xb, yb)
-        loss_sum += loss * tf.cast(tf.shape(idx)[0], tf.float32)
-        correct += hits
-        norm_sum += norm
+        step = train_step(model, optimizer, group_ids, clip_norm, xb, yb)
+        loss_sum += step.loss * tf.cast(tf.shape(idx)[0], tf.float32)
+        correct += step.correct
+        norm_sum += step.norm
         # NaN-propagating max: a non-finite step must not hide behind an earlier finite one.
-        norm_max = tf.where(tf.math.is_finite(norm), tf.maximum(norm_max, norm), norm)
+        norm_max = tf.where(
+            tf.math.is_finite(step.norm), tf.maximum(norm_max, step.norm), step.norm
+        )
         if clip_norm is not None:
-            clipped += tf.cast(norm > clip_norm, tf.float32)
-        group_sum += group_norms
+            clipped += tf.cast(step.norm > clip_norm, tf.float32)
+        group_sum += step.group_norms
     steps_f = tf.cast(steps, tf.float32)
     n_f = tf.cast(n, tf.float32)
     return {

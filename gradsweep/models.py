@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from gradsweep.train import TrialConfig
+from gradsweep.config import TrialConfig
 
 ARCHS = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 

@@ -3,7 +3,8 @@
 Heatmaps put the dependency (gap; seq_len for `sum_sign`) on x and the model (architecture,
 with clipping when it was swept) on y, one panel per swept seq_len / hidden value. Colour
 maps are perceptually uniform and colour-blind safe (viridis, cividis); lines use the
-Okabe-Ito palette.
+Okabe-Ito palette. Figures are made without pyplot, so nothing here touches matplotlib's
+global backend or figure registry: a notebook's inline display keeps working.
 """
 
 from __future__ import annotations
@@ -11,16 +12,19 @@ from __future__ import annotations
 import math
 
 import matplotlib
-
-matplotlib.use("Agg")  # files only; no display is ever needed
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 
-from gradsweep.results import aggregate
+from gradsweep.analysis import (
+    aggregate,
+    dependency_axis,
+    facets,
+    frontier_groups,
+    model_columns,
+    walk_up,
+)
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 ARCH_NAMES = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
@@ -38,13 +42,6 @@ METRICS = {
 }
 
 
-def dependency_axis(trials: pd.DataFrame) -> str:
-    """`gap` for recall sweeps, `seq_len` when there is no gap (sum_sign)."""
-    if "gap" in trials and trials["gap"].notna().any():
-        return "gap"
-    return "seq_len"
-
-
 def model_label(arch: str, clip: float | None, hidden: int | None = None) -> str:
     """Row label: 'LSTM', 'SimpleRNN · clip 1', 'GRU · clip off', with hidden when given."""
     label = ARCH_NAMES.get(arch, arch)
@@ -53,27 +50,6 @@ def model_label(arch: str, clip: float | None, hidden: int | None = None) -> str
     if hidden is not None:
         label += f" · h{hidden}"
     return label
-
-
-def _swept(trials: pd.DataFrame, column: str) -> bool:
-    return column in trials and trials[column].nunique(dropna=False) > 1
-
-
-def facets(trials: pd.DataFrame) -> list[str]:
-    """Columns that get one panel per value: hidden, and seq_len when not a function of gap."""
-    x = dependency_axis(trials)
-    out = []
-    if _swept(trials, "hidden"):
-        out.append("hidden")
-    if x == "gap" and _swept(trials, "seq_len"):
-        per_gap = trials.groupby("gap")["seq_len"].nunique()
-        if (per_gap > 1).any():
-            out.append("seq_len")
-    return out
-
-
-def _rows(trials: pd.DataFrame) -> list[str]:
-    return ["arch", "clip_norm"] if _swept(trials, "clip_norm") else ["arch"]
 
 
 def _row_labels(keys: pd.DataFrame, rows: list[str]) -> list[str]:
@@ -93,11 +69,17 @@ def _sorted_models(frame: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
     return keys.sort_values(sort).drop(columns=[c for c in ("_a", "_c") if c in keys])
 
 
+def _subplots(nrows: int, ncols: int, size: tuple[float, float], **shared) -> tuple:
+    """A Figure of its own (no pyplot) and its axes as a 2-D array."""
+    fig = Figure(figsize=size, layout="constrained")
+    return fig, fig.subplots(nrows, ncols, squeeze=False, **shared)
+
+
 def heatmap(trials: pd.DataFrame, metric: str = "test_acc") -> Figure:
     """Mean over seeds of `metric`: dependency on x, model on y, a panel per facet value."""
     label, log = METRICS.get(metric, (metric, False))
     x = dependency_axis(trials)
-    rows = _rows(trials)
+    rows = model_columns(trials)
     panels = facets(trials)
     agg = aggregate(trials, [*panels, *rows, x], metrics=[metric])
     values = agg[f"{metric}_mean"].replace([np.inf, -np.inf], np.nan)
@@ -110,13 +92,7 @@ def heatmap(trials: pd.DataFrame, metric: str = "test_acc") -> Figure:
     norm = _norm(agg["_v"], log, metric)
     width = min(2.0 + 0.55 * len(xs), 18.0)
     height = 1.0 + 0.45 * len(models)
-    fig, axes = plt.subplots(
-        len(panel_keys),
-        1,
-        figsize=(width, height * len(panel_keys) + 0.6),
-        squeeze=False,
-        layout="constrained",
-    )
+    fig, axes = _subplots(len(panel_keys), 1, (width, height * len(panel_keys) + 0.6))
     for ax, key in zip(axes[:, 0], panel_keys, strict=True):
         sub = agg
         for column, value in zip(panels, key, strict=True):
@@ -170,7 +146,7 @@ def _annotate(ax, grid: np.ndarray, norm, log: bool) -> None:
     """Cell text: the value, in a colour that reads on its background; small when crowded."""
     rows, cols = grid.shape
     size = 8 if cols <= 12 else 6.5 if cols <= 20 else 5
-    cmap = plt.get_cmap("viridis")
+    cmap = matplotlib.colormaps["viridis"]
     for i in range(rows):
         for j in range(cols):
             value = grid[i, j]
@@ -218,14 +194,7 @@ def gradient_through_time(profiles: pd.DataFrame, trials: pd.DataFrame, epoch: i
     norm = LogNorm(float(positive.min()), float(positive.max())) if len(positive) else None
     xs = sorted(table[x].unique())
     depth = int(table["step_back"].max()) + 1
-    fig, axes = plt.subplots(
-        1,
-        len(archs),
-        figsize=(min(4.0 * len(archs), 16), 4.2),
-        squeeze=False,
-        layout="constrained",
-        sharey=True,
-    )
+    fig, axes = _subplots(1, len(archs), (min(4.0 * len(archs), 16), 4.2), sharey=True)
     image = None
     for ax, arch in zip(axes[0], archs, strict=True):
         grid = np.full((depth, len(xs)), np.nan)
@@ -276,14 +245,7 @@ def learning_curves(epochs: pd.DataFrame, trials: pd.DataFrame) -> Figure:
         return _empty_figure("no epochs recorded")
     levels = sorted(merged[x].dropna().unique())
     colours = {v: OKABE_ITO[i % len(OKABE_ITO)] for i, v in enumerate(levels)}
-    fig, axes = plt.subplots(
-        2,
-        len(archs),
-        figsize=(min(4.2 * len(archs), 16), 6.4),
-        squeeze=False,
-        sharex=True,
-        layout="constrained",
-    )
+    fig, axes = _subplots(2, len(archs), (min(4.2 * len(archs), 16), 6.4), sharex=True)
     for col, arch in enumerate(archs):
         sub = merged[merged["arch"] == arch]
         for row, metric in enumerate(["val_acc", "grad_norm_mean"]):
@@ -312,36 +274,16 @@ def learning_curves(epochs: pd.DataFrame, trials: pd.DataFrame) -> Figure:
     return fig
 
 
-def frontier_table(trials: pd.DataFrame) -> pd.DataFrame:
-    """Per model (arch, and clip / hidden when swept): the largest dependency that most
-    seeds solved, and the solved rate with its Wilson interval at every dependency."""
-    x = dependency_axis(trials)
-    group = [*_rows(trials), *(["hidden"] if _swept(trials, "hidden") else [])]
-    agg = aggregate(trials, [*group, x], metrics=["samples_to_solve"])
-    out = []
-    for key, sub in agg.groupby(group, dropna=False, sort=False):
-        key = key if isinstance(key, tuple) else (key,)
-        row = dict(zip(group, key, strict=True))
-        majority = sub[sub["solved_rate"] > 0.5]
-        if len(majority):
-            at = majority.loc[majority[x].idxmax()]
-            row |= {"frontier": at[x], "solved": int(at["solved_count"]), "seeds": int(at["n"])}
-        else:
-            row |= {"frontier": pd.NA, "solved": 0, "seeds": int(sub["n"].max())}
-        row["tested_up_to"] = sub[x].max()
-        out.append(row)
-    return pd.DataFrame(out)
-
-
 def frontier(trials: pd.DataFrame) -> Figure:
     """Solved rate against dependency with 95% Wilson bands; the frontier (largest dependency
     most seeds solved) marked per model."""
     x = dependency_axis(trials)
-    group = [*_rows(trials), *(["hidden"] if _swept(trials, "hidden") else [])]
+    group = frontier_groups(trials)
     agg = aggregate(trials, [*group, x], metrics=[])
-    models = _sorted_models(agg, _rows(trials)).reset_index(drop=True)
+    models = _sorted_models(agg, model_columns(trials)).reset_index(drop=True)
     archs = list(dict.fromkeys(models["arch"]))
-    fig, ax = plt.subplots(figsize=(8, 4.2), layout="constrained")
+    fig, axes = _subplots(1, 1, (8, 4.2))
+    ax = axes[0, 0]
     for i, (key, sub) in enumerate(agg.groupby(group, dropna=False, sort=False)):
         key = key if isinstance(key, tuple) else (key,)
         values = dict(zip(group, key, strict=True))
@@ -355,10 +297,10 @@ def frontier(trials: pd.DataFrame) -> Figure:
         xs = sub[x].astype(float) * shift
         ax.plot(xs, sub["solved_rate"], marker="o", ms=4, color=colour, ls=style, label=label)
         ax.fill_between(xs, sub["solved_ci_low"], sub["solved_ci_high"], color=colour, alpha=0.06)
-        majority = sub[sub["solved_rate"] > 0.5]
-        if len(majority):
+        at, _ = walk_up(sub, x)
+        if at is not None:
             ax.plot(
-                float(majority[x].max()) * shift,
+                float(at[x]) * shift,
                 1.02,
                 marker="v",
                 color=colour,
@@ -374,7 +316,10 @@ def frontier(trials: pd.DataFrame) -> Figure:
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel(f"{x} (time steps)")
     ax.set_ylabel("share of seeds solved (95% Wilson interval)")
-    ax.set_title("Trainability frontier (▼ = largest dependency most seeds solved)", fontsize=10)
+    ax.set_title(
+        "Trainability frontier (▼ = last level before the first that most seeds failed)",
+        fontsize=10,
+    )
     ax.grid(alpha=0.3)
     fig.legend(fontsize=8, frameon=False, loc="outside right upper")
     return fig
@@ -385,7 +330,8 @@ def importance(ranked: pd.DataFrame) -> Figure:
     if ranked.empty:
         return _empty_figure("fewer than two swept axes: nothing to rank")
     ranked = ranked.sort_values("importance")
-    fig, ax = plt.subplots(figsize=(6, 0.6 + 0.45 * len(ranked)), layout="constrained")
+    fig, axes = _subplots(1, 1, (6, 0.6 + 0.45 * len(ranked)))
+    ax = axes[0, 0]
     ax.barh(ranked["axis"], ranked["importance"], xerr=ranked["std"], color=OKABE_ITO[0])
     ax.set_xlabel("permutation importance (drop in R² when shuffled)")
     ax.set_title("Which swept axes matter for test accuracy", fontsize=10)
@@ -394,16 +340,16 @@ def importance(ranked: pd.DataFrame) -> Figure:
 
 
 def _empty_figure(message: str) -> Figure:
-    fig, ax = plt.subplots(figsize=(6, 1.5))
+    fig, axes = _subplots(1, 1, (6, 1.5))
+    ax = axes[0, 0]
     ax.axis("off")
     ax.text(0.5, 0.5, message, ha="center", va="center")
     return fig
 
 
 def save(fig: Figure, stem: str) -> list[str]:
-    """Write `stem.png` and `stem.svg`; close the figure."""
+    """Write `stem.png` and `stem.svg`."""
     paths = [f"{stem}.png", f"{stem}.svg"]
     fig.savefig(paths[0], dpi=130)
     fig.savefig(paths[1])
-    plt.close(fig)
     return paths

@@ -15,22 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gradsweep import plots
+from gradsweep import analysis, plots
+from gradsweep.analysis import axis_importance
 from gradsweep.results import ResultSet
-
-# Axes a random forest may rank (seed is noise by construction, so it is a useful yardstick).
-RANKABLE = [
-    "arch",
-    "gap",
-    "seq_len",
-    "hidden",
-    "clip_norm",
-    "lr",
-    "batch_size",
-    "recurrent_init",
-    "train_size",
-    "seed",
-]
 
 
 @dataclass
@@ -88,7 +75,7 @@ def findings(trials: pd.DataFrame, expected: int | None = None) -> list[str]:
     if done.empty:
         out.append("No trial has finished, so there is nothing to compare yet.")
         return out
-    x = plots.dependency_axis(done)
+    x = analysis.dependency_axis(done)
     seeds = done.groupby(
         [c for c in ("arch", "clip_norm", "hidden", x) if c in done], dropna=False
     ).size()
@@ -104,7 +91,7 @@ def findings(trials: pd.DataFrame, expected: int | None = None) -> list[str]:
 
 
 def _frontier_sentences(done: pd.DataFrame, x: str) -> list[str]:
-    table = plots.frontier_table(done)
+    table = analysis.frontier_table(done)
     out = []
     ranked = []
     for _, row in table.iterrows():
@@ -115,6 +102,11 @@ def _frontier_sentences(done: pd.DataFrame, x: str) -> list[str]:
         )
         model = _select(done, row, table.columns)
         tested = int(row["tested_up_to"])
+        if not row["monotone"]:
+            out.append(
+                f"{name} is not monotone in {x}: most seeds solved a level above the first "
+                "one they failed, so its frontier below is a lower bound."
+            )
         if pd.isna(row["frontier"]):
             best = model.groupby(x)["solved"].mean()
             out.append(
@@ -131,11 +123,14 @@ def _frontier_sentences(done: pd.DataFrame, x: str) -> list[str]:
             f"{name} solved {x} {frontier} in {row['solved']}/{row['seeds']} seeds, "
             f"median {_samples(median)} training sequences to solve{tail}."
         )
+
         ranked.append((name, frontier))
     if len(ranked) > 1:
         ranked.sort(key=lambda item: item[1], reverse=True)
         order = ", ".join(f"{n} {f if f >= 0 else 'none'}" for n, f in ranked)
-        out.append(f"Largest {x} solved by most seeds, by model: {order}.")
+        out.append(
+            f"Frontier by model (largest {x} below the first that most seeds failed): {order}."
+        )
     return out
 
 
@@ -202,36 +197,6 @@ def _clip_sentences(done: pd.DataFrame) -> list[str]:
     return out
 
 
-def axis_importance(trials: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """Permutation importance of each swept axis in a random forest of test accuracy
-    (in the spirit of Greff et al. 2017's fANOVA). Empty with fewer than 2 axes or 8 trials."""
-    from sklearn.ensemble import RandomForestRegressor
-    from sklearn.inspection import permutation_importance
-
-    done = trials[(trials["status"] == "TERMINATED") & trials["test_acc"].notna()]
-    axes = [c for c in RANKABLE if c in done and done[c].nunique(dropna=False) > 1]
-    if "seq_len" in axes and "gap" in axes and "seq_len" not in plots.facets(done):
-        axes.remove("seq_len")  # a function of gap here (seq_len: gap+K), not an axis of its own
-    if len(axes) < 2 or len(done) < 8:
-        return pd.DataFrame(columns=["axis", "importance", "std"])
-    features = pd.DataFrame(index=done.index)
-    for axis in axes:
-        column = done[axis]
-        if axis == "clip_norm":
-            features[axis] = column.astype("float64").fillna(0.0)  # off = no clipping = 0
-        elif column.dtype.kind in "iuf" or str(column.dtype) in ("Int64", "Float64"):
-            features[axis] = column.astype("float64")
-        else:
-            features[axis] = column.astype("category").cat.codes
-    target = done["test_acc"].to_numpy()
-    model = RandomForestRegressor(n_estimators=200, random_state=seed, min_samples_leaf=2)
-    model.fit(features, target)
-    result = permutation_importance(model, features, target, n_repeats=10, random_state=seed)
-    return pd.DataFrame(
-        {"axis": axes, "importance": result.importances_mean, "std": result.importances_std}
-    ).sort_values("importance", ascending=False, ignore_index=True)
-
-
 FIGURES = [
     ("test_acc", "Test accuracy against dependency"),
     ("grad_norm_first", "Gradient norm in the first epoch"),
@@ -251,7 +216,7 @@ def write_report(results: ResultSet, out_dir: str | os.PathLike) -> Report:
     report = Report(str(out), findings(trials, expected), pd.DataFrame())
     sections: list[tuple[str, str]] = []
     if not done.empty:
-        report.frontier = plots.frontier_table(done)
+        report.frontier = analysis.frontier_table(done)
         for metric, title in FIGURES:
             if done[metric].notna().any():
                 report.figures[metric] = plots.save(plots.heatmap(done, metric), str(out / metric))

@@ -22,8 +22,8 @@ from pydantic import (
     field_validator,
 )
 
+from gradsweep.config import TrialConfig
 from gradsweep.errors import ConfigError, from_validation_error
-from gradsweep.train import TrialConfig
 
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"
 # Fields a spec may not sweep or fix: the budget has its own section, threads follow resources.

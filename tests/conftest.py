@@ -1,12 +1,16 @@
-"""Shared fixtures: tiny configs, quiet TensorFlow."""
+"""Shared fixtures: tiny configs, a real experiment directory, quiet TensorFlow."""
 
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture
@@ -27,49 +31,23 @@ def tiny() -> dict:
     }
 
 
-EXPERIMENT_SPEC = """
-name: exp
-task: recall
-axes:
-  arch: [rnn, gru]
-  gap: [2, 4]
-  seq_len: gap+3
-  clip_norm: [null, 1.0]
-  seed: [0]
-fixed: {hidden: 8, batch_size: 32, train_size: 256, val_size: 128, test_size: 128, probe_size: 32}
-budget: {max_epochs: 3}
-"""
+@pytest.fixture
+def legacy(tmp_path) -> Path:
+    """A private copy of `fixtures/legacy_v1`: a real sweep's experiment directory.
 
-
-@pytest.fixture(scope="session")
-def experiment(tmp_path_factory):
-    """A real finished sweep (8 tiny trials on an embedded Ray), built once per session."""
-    import subprocess
-    import sys
-
-    root = tmp_path_factory.mktemp("exp")
-    (root / "exp.yaml").write_text(EXPERIMENT_SPEC)
-    env = {**os.environ, "RAY_TMPDIR": str(tmp_path_factory.mktemp("r"))}
-    proc = subprocess.run(
-        [sys.executable, "-m", "gradsweep.cli", "launch", "exp.yaml", "--storage", "out"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return root / "out" / "exp"
+    12 tiny recall trials (rnn and gru x gap 2, 4, 5 x clip off/1.0, one seed, 3 epochs)
+    written by `gradsweep launch` at commit 5fa948b; the 4 with gap 5 failed on purpose
+    (GRADSWEEP_FAULT_RAISE=gap=5, max_failures 0) and have only params.json and error.txt.
+    Tune's own files that gradsweep never reads were left out.
+    """
+    target = tmp_path / "legacy"
+    shutil.copytree(FIXTURES / "legacy_v1", target)  # the reader writes its cache inside
+    return target
 
 
 @pytest.fixture
-def copy(experiment, tmp_path):
-    """A private copy of the shared experiment, for tests that change files."""
-    import shutil
-
-    from gradsweep.results import CACHE_DIR
-
-    target = tmp_path / "exp"
-    shutil.copytree(experiment, target)
-    shutil.rmtree(target / CACHE_DIR, ignore_errors=True)
-    return target
+def ray_env(tmp_path_factory, monkeypatch) -> dict:
+    """Ray's temporary files under pytest's temporary directory (short: socket paths)."""
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path_factory.mktemp("r")))
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+    return os.environ.copy()

@@ -1,26 +1,14 @@
 """An experiment written by gradsweep before the restructure still loads to the same tables.
 
-`tests/fixtures/legacy_v1/` is a real sweep (12 tiny trials, 4 of them failed on purpose)
-written by the code of commit 5fa948b, trimmed to the files gradsweep reads; the
-`legacy_v1_*.parquet` files are the tables that code loaded from it.
+The `legacy_v1_*.parquet` files are the tables that the code of commit 5fa948b loaded from
+`fixtures/legacy_v1` (see the `legacy` fixture).
 """
-
-import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from gradsweep import load_results
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture
-def legacy(tmp_path):
-    target = tmp_path / "legacy"
-    shutil.copytree(FIXTURES / "legacy_v1", target)  # the reader writes its cache inside
-    return target
+from tests.conftest import FIXTURES
 
 
 @pytest.mark.parametrize("table", ["trials", "epochs", "profiles"])

@@ -1,6 +1,7 @@
+"""The results reader on a real experiment directory (no Ray): tables, cache, damaged logs."""
+
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -10,144 +11,170 @@ import pytest
 
 from gradsweep import results as results_module
 from gradsweep.cli import main
-from gradsweep.results import aggregate, load_results, wilson_interval
+from gradsweep.config import TABLE_FIELDS
+from gradsweep.experiment import CACHE_DIR, EXPERIMENT_STATE_PREFIX
+from gradsweep.records import SUMMARY_FIELDS
+from gradsweep.results import load_results, status_counts
 
-pytestmark = pytest.mark.integration
+
+def lines_of(trial_dir):
+    path = trial_dir / "epochs.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def test_tables_are_tidy_and_typed(copy):
-    rs = load_results(copy)
+def trial_dirs(experiment):
+    return sorted(p.parent for p in experiment.glob("*/params.json"))
+
+
+def test_tables_are_tidy_and_typed(legacy):
+    rs = load_results(legacy)
     trials = rs.trials
-    assert len(trials) == 8 and trials["trial_id"].is_unique
-    assert set(trials["status"]) == {"TERMINATED"}
-    assert not any(c.startswith("config/") for c in trials.columns)
+    assert list(trials.columns) == ["trial_id", "status", *TABLE_FIELDS, *SUMMARY_FIELDS, "node"]
+    assert len(trials) == 12 and trials["trial_id"].is_unique
+    assert trials["status"].value_counts().to_dict() == {"TERMINATED": 8, "ERROR": 4}
+    assert set(trials.loc[trials["status"] == "ERROR", "gap"]) == {5}
     assert str(trials["gap"].dtype) == "Int64" and str(trials["clip_norm"].dtype) == "Float64"
     assert str(trials["arch"].dtype) == "string" and str(trials["solved"].dtype) == "boolean"
-    assert trials["clip_norm"].isna().sum() == 4  # NA, not the string "None"
-    assert trials["node"].notna().all() and trials["test_acc"].between(0, 1).all()
-    # epochs join back to trials, one row per epoch run
-    epochs = rs.epochs
-    assert set(epochs["trial_id"]) == set(trials["trial_id"])
-    per_trial = epochs.groupby("trial_id").size()
-    assert (per_trial == trials.set_index("trial_id")["epochs_run"].astype(int)).all()
-    # profiles: one row per input position, for the init (epoch 0) and every epoch
-    profiles = rs.profiles
-    joined = profiles.merge(trials[["trial_id", "seq_len"]], on="trial_id")
-    counts = joined.groupby(["trial_id", "epoch"]).size().reset_index(name="n")
-    counts = counts.merge(trials[["trial_id", "seq_len"]], on="trial_id")
-    assert (counts["n"] == counts["seq_len"].astype(int)).all()
-    assert (joined["step_back"] == joined["seq_len"] - 1 - joined["position"]).all()
-    assert set(profiles["epoch"]) >= {0, 1}
+    assert str(trials["epochs_run"].dtype) == "Int64"
+    assert trials["clip_norm"].isna().sum() == 6  # NA, not the string "None"
+    done = trials[trials["status"] == "TERMINATED"]
+    assert done["node"].notna().all() and done["test_acc"].between(0, 1).all()
+    # failed before training: no epochs, no metrics, but the row and its config are there
+    failed = trials[trials["status"] == "ERROR"]
+    assert failed["epochs_run"].isna().all() and failed["test_acc"].isna().all()
 
 
-def test_second_load_uses_the_cache(copy, monkeypatch):
-    first = load_results(copy)
-    assert (copy / results_module.CACHE_DIR / "trials.parquet").exists()
+def test_tables_hold_what_the_logs_say(legacy):
+    """Every number in the tables is the one in the trial's own log, read here with json."""
+    rs = load_results(legacy)
+    trials = rs.trials.set_index("trial_id")
+    epochs = rs.epochs.set_index(["trial_id", "epoch"])
+    profiles = rs.profiles.set_index(["trial_id", "epoch", "position"])["grad"]
+    seen = 0
+    for directory in trial_dirs(legacy):
+        for line in lines_of(directory):
+            key = (directory.name, line["epoch"])
+            for column in ("samples_seen", "train_loss", "val_acc", "grad_norm_max"):
+                assert epochs.loc[key, column] == line[column]
+            for position, grad in enumerate(line["grad_profile"]):
+                assert profiles.loc[(*key, position)] == grad
+            seen += 1
+            final = line.get("final")
+            if final:
+                row = trials.loc[directory.name]
+                for name in SUMMARY_FIELDS:
+                    expected = final[name]
+                    assert (pd.isna(row[name]) and expected is None) or row[name] == expected
+                for position, grad in enumerate(final["grad_profile_init"]):
+                    assert profiles.loc[(directory.name, 0, position)] == grad
+    assert seen == len(rs.epochs) == 24
+
+
+def test_second_load_uses_the_cache(legacy, monkeypatch):
+    first = load_results(legacy)
+    first_profiles = first.profiles
+    assert (legacy / CACHE_DIR / "trials.parquet").exists()
 
     def no_rebuild(path):
         raise AssertionError("rebuilt although nothing changed")
 
     monkeypatch.setattr(results_module, "_build", no_rebuild)
-    second = load_results(copy)
+    second = load_results(legacy)
     pd.testing.assert_frame_equal(first.trials, second.trials)
     pd.testing.assert_frame_equal(first.epochs, second.epochs)
-    pd.testing.assert_frame_equal(first.profiles, second.profiles)
+    pd.testing.assert_frame_equal(first_profiles, second.profiles)
 
 
-def test_damaged_log_line_falls_back_to_line_by_line_parsing(copy):
-    log_file = sorted(copy.glob("*/epochs.jsonl"))[0]
-    lines = log_file.read_text().splitlines()
-    log_file.write_text("\n".join(lines) + "\n" + lines[-1][:40])  # a line cut short
-    rs = load_results(copy)
-    assert len(rs.trials) == 8 and set(rs.trials["status"]) == {"TERMINATED"}
-    assert len(rs.epochs) == rs.trials["epochs_run"].sum()
+def test_torn_last_line_is_left_out(legacy):
+    directory = trial_dirs(legacy)[0]
+    text = (directory / "epochs.jsonl").read_text()
+    (directory / "epochs.jsonl").write_text(text + text.splitlines()[-1][:40])  # killed mid-write
+    rs = load_results(legacy)
+    assert rs.trials.set_index("trial_id").loc[directory.name, "epochs_run"] == 3
+    assert len(rs.epochs) == 24
 
 
-def test_columnar_and_line_by_line_readers_agree(copy):
-    directories = results_module._trial_dirs(copy)
-    statuses = results_module.read_statuses(copy)
-    fast_trials, fast_epochs, fast_profiles = results_module._build_columnar(directories, statuses)
-    slow_trials, slow_epochs, slow_profiles = results_module._build_rows(directories, statuses)
-    pd.testing.assert_frame_equal(fast_trials, slow_trials)
-    pd.testing.assert_frame_equal(fast_epochs, slow_epochs)
-    pd.testing.assert_frame_equal(fast_profiles(), slow_profiles)
+def test_damaged_line_in_the_middle_keeps_the_lines_before_it(legacy):
+    directory = trial_dirs(legacy)[0]
+    lines = (directory / "epochs.jsonl").read_text().splitlines()
+    lines[1] = lines[1][:30] + "#garbage"
+    (directory / "epochs.jsonl").write_text("\n".join(lines) + "\n")
+    rs = load_results(legacy)
+    assert list(rs.epochs.loc[rs.epochs["trial_id"] == directory.name, "epoch"]) == [1]
+    assert len(rs.epochs) == 24 - 2  # the other trials are untouched
 
 
-def test_copied_directory_loads_without_ray(copy, tmp_path):
-    moved = tmp_path / "elsewhere" / "exp"
-    shutil.copytree(copy, moved)
+def test_unfinished_trial_is_summarised_from_its_epochs(legacy):
+    directory = trial_dirs(legacy)[0]
+    lines = (directory / "epochs.jsonl").read_text().splitlines()
+    (directory / "epochs.jsonl").write_text("\n".join(lines[:2]) + "\n")  # killed after epoch 2
+    for state in legacy.glob(f"{EXPERIMENT_STATE_PREFIX}*"):
+        state.unlink()  # no Tune state either: statuses inferred from the files
+    trials = load_results(legacy).trials.set_index("trial_id")
+    row = trials.loc[directory.name]
+    kept = [json.loads(line) for line in lines[:2]]
+    assert row["status"] == "RUNNING"
+    assert row["epochs_run"] == 2 and row["samples_seen"] == kept[1]["samples_seen"]
+    assert row["best_val_acc"] == max(e["val_acc"] for e in kept)
+    assert row["grad_norm_mean"] == pytest.approx(np.mean([e["grad_norm_mean"] for e in kept]))
+    assert row["grad_norm_max"] == max(e["grad_norm_max"] for e in kept)
+    assert row["grad_norm_first"] == kept[0]["grad_norm_mean"]
+    assert pd.isna(row["test_acc"]) and pd.isna(row["solved"])
+    # the others: finished ones from their final line, failed ones from their error file
+    assert trials["status"].value_counts().to_dict() == {"TERMINATED": 7, "ERROR": 4, "RUNNING": 1}
+
+
+def test_an_epoch_reported_twice_counts_once_with_its_last_report(legacy):
+    """A trial resumed from its epoch-1 state reports epoch 2 again."""
+    directory = trial_dirs(legacy)[0]
+    lines = (directory / "epochs.jsonl").read_text().splitlines()
+    again = json.loads(lines[1]) | {"val_acc": 0.123}
+    rewritten = [*lines[:2], json.dumps(again), *lines[2:]]
+    (directory / "epochs.jsonl").write_text("\n".join(rewritten) + "\n")
+    epochs = load_results(legacy).epochs
+    mine = epochs[epochs["trial_id"] == directory.name]
+    assert list(mine["epoch"]) == [1, 2, 3] and mine["val_acc"].iloc[1] == 0.123
+
+
+def test_copied_directory_loads_without_ray_or_tensorflow(legacy):
     code = (
         "import sys; from gradsweep import load_results; r = load_results(sys.argv[1]); "
-        "assert 'ray' not in sys.modules; print(len(r.trials), len(r.epochs))"
+        "assert 'ray' not in sys.modules and 'tensorflow' not in sys.modules; "
+        "print(len(r.trials), len(r.epochs))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, str(moved)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code, str(legacy)], capture_output=True, text=True, check=True
     ).stdout.split()
-    assert out[0] == "8" and int(out[1]) >= 8
+    assert out == ["12", "24"]
 
 
-def test_unfinished_trial_is_included_with_its_status(copy):
-    trial = sorted(p for p in copy.iterdir() if (p / "params.json").exists())[0]
-    lines = (trial / "epochs.jsonl").read_text().splitlines()
-    (trial / "epochs.jsonl").write_text(lines[0] + "\n")  # as if killed after epoch 1
-    for state in copy.glob("experiment_state-*.json"):
-        state.unlink()  # no Tune state either: status inferred from the files
-    trials = load_results(copy).trials.set_index("trial_id")
-    assert trials.loc[trial.name, "status"] == "RUNNING"
-    assert trials.loc[trial.name, "epochs_run"] == 1
-
-
-def test_aggregate_keeps_unclipped_groups(copy):
-    trials = load_results(copy).trials
-    agg = aggregate(trials, ["arch", "clip_norm"])
-    assert len(agg) == 4 and agg["clip_norm"].isna().sum() == 2
-    assert (agg["n"] == 2).all()
-    row = agg.iloc[0]
-    assert row["test_acc_ci_low"] <= row["test_acc_mean"] <= row["test_acc_ci_high"]
-
-
-def test_aggregate_numbers():
-    frame = pd.DataFrame(
-        {
-            "arch": ["a"] * 4,
-            "clip_norm": pd.array([None] * 4, dtype="Float64"),
-            "test_acc": [0.5, 0.7, 0.9, 0.7],
-            "solved": [True, False, True, True],
-            "status": ["TERMINATED"] * 4,
-        }
-    )
-    row = aggregate(frame, ["arch", "clip_norm"], metrics=["test_acc"]).iloc[0]
-    assert row["test_acc_mean"] == pytest.approx(0.7)
-    assert row["test_acc_std"] == pytest.approx(np.std([0.5, 0.7, 0.9, 0.7], ddof=1))
-    # t(0.975, 3) = 3.182
-    assert row["test_acc_ci_high"] - 0.7 == pytest.approx(3.182 * row["test_acc_std"] / 2, 1e-3)
-    assert row["solved_rate"] == 0.75 and row["solved_count"] == 3
-
-
-def test_wilson_interval():
-    assert wilson_interval(0, 3) == (0.0, pytest.approx(0.5615, abs=1e-3))
-    low, high = wilson_interval(3, 3)
-    assert high == 1.0 and low == pytest.approx(0.4385, abs=1e-3)
+def test_status_counts_include_points_not_started(legacy):
+    rs = load_results(legacy)
+    assert status_counts(rs) == {"TERMINATED": 8, "ERROR": 4}
+    rs.manifest["trials"] = 15
+    assert status_counts(rs) == {"TERMINATED": 8, "ERROR": 4, "PENDING": 3}
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "json", "parquet"])
-def test_results_command_formats(experiment, tmp_path, fmt, capsys):
+def test_results_command_formats(legacy, tmp_path, fmt):
     target = tmp_path / f"trials.{fmt}"
-    assert main(["results", str(experiment), "--format", fmt, "--out", str(target)]) == 0
+    assert main(["results", str(legacy), "--format", fmt, "--out", str(target)]) == 0
     if fmt == "parquet":
-        assert len(pd.read_parquet(target)) == 8
+        assert len(pd.read_parquet(target)) == 12
     elif fmt == "csv":
-        assert len(pd.read_csv(target)) == 8
+        assert len(pd.read_csv(target)) == 12
     elif fmt == "json":
-        assert len(json.loads(target.read_text())) == 8
+        assert len(json.loads(target.read_text())) == 12
     else:
         assert target.read_text().count("TERMINATED") == 8
 
 
-def test_results_command_errors(experiment, tmp_path, capsys):
-    assert main(["results", str(experiment), "--format", "parquet"]) == 2
+def test_results_command_errors(legacy, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["results", str(legacy), "--format", "parquet"]) == 2
     assert "--out" in capsys.readouterr().err
-    assert main(["results", str(experiment), "--format", "xml"]) == 2
+    assert main(["results", str(legacy), "--format", "xml"]) == 2
     assert main(["results", str(tmp_path / "missing")]) == 2
-    assert main(["results", str(experiment), "--out", str(tmp_path / "no/dir/t.csv")]) == 2
-    assert os.listdir(tmp_path) == []
+    assert main(["results", str(legacy), "--out", str(out / "no/dir/t.csv")]) == 2
+    assert os.listdir(out) == []

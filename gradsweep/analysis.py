@@ -1,0 +1,198 @@
+"""Statistics over the trials table: aggregates with intervals, the frontier, axis importance.
+
+DataFrames in, DataFrames out; no figures, no files.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_METRICS = (
+    "test_acc",
+    "best_val_acc",
+    "grad_norm_first",
+    "grad_norm_max",
+    "signal_grad_ratio",
+    "samples_to_solve",
+)
+# Axes a random forest may rank (seed is noise by construction, so it is a useful yardstick).
+RANKABLE = [
+    "arch",
+    "gap",
+    "seq_len",
+    "hidden",
+    "clip_norm",
+    "lr",
+    "batch_size",
+    "recurrent_init",
+    "train_size",
+    "seed",
+]
+
+
+def dependency_axis(trials: pd.DataFrame) -> str:
+    """`gap` for recall sweeps, `seq_len` when there is no gap (sum_sign)."""
+    if "gap" in trials and trials["gap"].notna().any():
+        return "gap"
+    return "seq_len"
+
+
+def swept(trials: pd.DataFrame, column: str) -> bool:
+    """True when `column` takes more than one value (NA counts as a value)."""
+    return column in trials and trials[column].nunique(dropna=False) > 1
+
+
+def model_columns(trials: pd.DataFrame) -> list[str]:
+    """What tells one model from another on a heatmap's rows: arch, and clip when swept."""
+    return ["arch", "clip_norm"] if swept(trials, "clip_norm") else ["arch"]
+
+
+def facets(trials: pd.DataFrame) -> list[str]:
+    """Columns that get one panel per value: hidden, and seq_len when not a function of gap."""
+    x = dependency_axis(trials)
+    out = []
+    if swept(trials, "hidden"):
+        out.append("hidden")
+    if x == "gap" and swept(trials, "seq_len"):
+        per_gap = trials.groupby("gap")["seq_len"].nunique()
+        if (per_gap > 1).any():
+            out.append("seq_len")
+    return out
+
+
+def wilson_interval(successes: int, n: int) -> tuple[float, float]:
+    """95% Wilson score interval of a binomial proportion (sensible at 0/n and n/n)."""
+    from scipy.stats import binomtest
+
+    if n == 0:
+        return (np.nan, np.nan)
+    ci = binomtest(successes, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return (float(ci.low), float(ci.high))
+
+
+def _t_half_width(std: float, n: int) -> float:
+    from scipy import stats
+
+    if n < 2 or not np.isfinite(std):
+        return np.nan
+    return float(stats.t.ppf(0.975, n - 1) * std / np.sqrt(n))
+
+
+def aggregate(
+    trials: pd.DataFrame,
+    by: list[str],
+    metrics: tuple[str, ...] | list[str] = DEFAULT_METRICS,
+) -> pd.DataFrame:
+    """Mean, std, 95% t-interval and count of each metric over the rows of each group
+    (usually the seeds), and the solved rate with a 95% Wilson interval.
+
+    Groups with NA keys (unclipped trials have `clip_norm` NA) are kept, never dropped.
+    Only finished trials (`TERMINATED`) count.
+    """
+    done = trials[trials["status"] == "TERMINATED"] if "status" in trials else trials
+    rows = []
+    for key, group in done.groupby(by, dropna=False, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        row: dict[str, Any] = dict(zip(by, key, strict=True))
+        row["n"] = len(group)
+        for metric in metrics:
+            values = pd.to_numeric(group[metric], errors="coerce").astype("float64").dropna()
+            mean = float(values.mean()) if len(values) else np.nan
+            std = float(values.std(ddof=1)) if len(values) > 1 else np.nan
+            half = _t_half_width(std, len(values))
+            row |= {
+                f"{metric}_mean": mean,
+                f"{metric}_std": std,
+                f"{metric}_ci_low": mean - half,
+                f"{metric}_ci_high": mean + half,
+                f"{metric}_count": len(values),
+            }
+        if "solved" in group:
+            solved = int(group["solved"].fillna(False).astype(bool).sum())
+            low, high = wilson_interval(solved, len(group))
+            row |= {
+                "solved_count": solved,
+                "solved_rate": solved / len(group),
+                "solved_ci_low": low,
+                "solved_ci_high": high,
+            }
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    for column in by:  # keep the key columns' dtypes (Int64, Float64 with NA, string)
+        if column in done:
+            out[column] = out[column].astype(done[column].dtype)
+    return out
+
+
+def frontier_groups(trials: pd.DataFrame) -> list[str]:
+    """The columns that make a model for the frontier: arch, clip and hidden when swept."""
+    return [*model_columns(trials), *(["hidden"] if swept(trials, "hidden") else [])]
+
+
+def walk_up(levels: pd.DataFrame, x: str) -> tuple[pd.Series | None, bool]:
+    """One model's frontier from its `aggregate` rows (one per level of `x`): the row of the
+    last level before the first one that a strict majority of seeds failed (None when the
+    smallest already failed), and whether no level above that failure was solved again."""
+    levels = levels.sort_values(x)
+    solved = (levels["solved_count"] * 2 > levels["n"]).to_numpy()  # more than half the seeds
+    first_failed = len(levels) if solved.all() else int(np.argmin(solved))
+    at = levels.iloc[first_failed - 1] if first_failed > 0 else None
+    return at, not solved[first_failed:].any()
+
+
+def frontier_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """Per model (`frontier_groups`), walking up the dependency levels from the smallest:
+    `frontier` is the last level before the first that a strict majority of seeds failed
+    (NA when the smallest already failed), with its solved and seed counts; `tested_up_to`
+    is the largest level run; `monotone` is False when a level above the first failed one
+    was solved again (the frontier then understates what the model can learn).
+    """
+    x = dependency_axis(trials)
+    group = frontier_groups(trials)
+    agg = aggregate(trials, [*group, x], metrics=[])
+    out = []
+    for key, levels in agg.groupby(group, dropna=False, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(group, key, strict=True))
+        at, monotone = walk_up(levels, x)
+        if at is not None:
+            row |= {"frontier": at[x], "solved": int(at["solved_count"]), "seeds": int(at["n"])}
+        else:
+            row |= {"frontier": pd.NA, "solved": 0, "seeds": int(levels["n"].max())}
+        row["tested_up_to"] = levels[x].max()
+        row["monotone"] = monotone
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def axis_importance(trials: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """Permutation importance of each swept axis in a random forest of test accuracy
+    (in the spirit of Greff et al. 2017's fANOVA). Empty with fewer than 2 axes or 8 trials."""
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.inspection import permutation_importance
+
+    done = trials[(trials["status"] == "TERMINATED") & trials["test_acc"].notna()]
+    axes = [c for c in RANKABLE if c in done and done[c].nunique(dropna=False) > 1]
+    if "seq_len" in axes and "gap" in axes and "seq_len" not in facets(done):
+        axes.remove("seq_len")  # a function of gap here (seq_len: gap+K), not an axis of its own
+    if len(axes) < 2 or len(done) < 8:
+        return pd.DataFrame(columns=["axis", "importance", "std"])
+    features = pd.DataFrame(index=done.index)
+    for axis in axes:
+        column = done[axis]
+        if axis == "clip_norm":
+            features[axis] = column.astype("float64").fillna(0.0)  # off = no clipping = 0
+        elif column.dtype.kind in "iuf" or str(column.dtype) in ("Int64", "Float64"):
+            features[axis] = column.astype("float64")
+        else:
+            features[axis] = column.astype("category").cat.codes
+    target = done["test_acc"].to_numpy()
+    model = RandomForestRegressor(n_estimators=200, random_state=seed, min_samples_leaf=2)
+    model.fit(features, target)
+    result = permutation_importance(model, features, target, n_repeats=10, random_state=seed)
+    return pd.DataFrame(
+        {"axis": axes, "importance": result.importances_mean, "std": result.importances_std}
+    ).sort_values("importance", ascending=False, ignore_index=True)

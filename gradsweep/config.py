@@ -1,0 +1,94 @@
+"""`TrialConfig`: everything that defines one trial, and the choices its fields allow.
+
+The ground floor of the package with `records.py`: it imports only `tasks` (whose rules
+say which task settings are well posed) and `errors`, never TensorFlow or Ray.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from gradsweep import tasks
+from gradsweep.errors import from_validation_error
+
+Task = Literal["recall", "sum_sign"]
+Arch = Literal["rnn", "lstm", "gru"]
+# Recurrent initialisers worth comparing: the vanishing-gradient results depend on them
+# (Pascanu et al. 2013; Le et al. 2015 use the identity for ReLU RNNs).
+RecurrentInit = Literal["orthogonal", "glorot_uniform", "identity", "random_normal"]
+# Per-variable gradient groups, named the same whatever Keras calls the layers.
+VARIABLE_GROUPS = ("input_kernel", "recurrent_kernel", "bias", "head")
+
+DEFAULT_RECALL_GAP = 10
+
+
+class TrialConfig(BaseModel):
+    """Everything that defines one trial. Frozen; unknown fields are rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    task: Task = "recall"
+    arch: Arch = "rnn"
+    hidden: int = Field(32, ge=1, le=4096)
+    seq_len: int = Field(20, ge=1, le=100_000)
+    gap: int | None = Field(None, ge=0, description=f"recall only; {DEFAULT_RECALL_GAP} if absent")
+    scale: float = Field(10.0, gt=0, allow_inf_nan=False, description="sum_sign input std")
+    recurrent_init: RecurrentInit = "orthogonal"
+    clip_norm: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="global-norm clipping; None = off"
+    )
+    lr: float = Field(1e-3, gt=0, allow_inf_nan=False)
+    batch_size: int = Field(64, ge=1)
+    train_size: int = Field(4096, ge=1)
+    val_size: int = Field(1024, ge=1)
+    test_size: int = Field(2048, ge=1)
+    seed: int = Field(0, ge=0, lt=2**32)
+    max_epochs: int = Field(20, ge=1)
+    solve_threshold: float = Field(0.99, gt=0.5, le=1.0)
+    probe_size: int = Field(256, ge=1)
+    checkpoint_every: int = Field(1, ge=1)
+    diagnostics: bool = True
+    threads: int | None = Field(None, ge=1, description="TensorFlow CPU threads; None = TF's")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_gap(cls, data: Any) -> Any:
+        recall = isinstance(data, dict) and data.get("task", "recall") == "recall"
+        if recall and data.get("gap") is None:
+            data = {**data, "gap": DEFAULT_RECALL_GAP}
+        return data
+
+    @field_validator("gap")
+    @classmethod
+    def _well_posed(cls, gap: int | None, info: ValidationInfo) -> int | None:
+        # Declared after task and seq_len, so both are in info.data when they were valid.
+        if "task" in info.data and "seq_len" in info.data:
+            tasks.check_task(info.data["task"], info.data["seq_len"], gap)
+        return gap
+
+    @classmethod
+    def parse(cls, values: dict[str, Any], where: str = "") -> TrialConfig:
+        """Validate `values`, raising ConfigError with one line naming the bad field."""
+        try:
+            return cls(**values)
+        except ValidationError as err:
+            raise from_validation_error(err, where) from None
+
+    @property
+    def signal_position(self) -> int:
+        """The input the label depends on most: the recalled bit, or the first for sum_sign."""
+        return tasks.signal_position(self.seq_len, self.gap) if self.gap is not None else 0
+
+
+# The config fields a results table shows: `threads` is how a trial ran, not what it was.
+TABLE_FIELDS = tuple(name for name in TrialConfig.model_fields if name != "threads")

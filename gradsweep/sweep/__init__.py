@@ -1,0 +1,43 @@
+"""Sweeps on Ray Tune: the only package in gradsweep that imports Ray.
+
+`trainable` (a thin adapter around `run_trial` and the trial's records), `driver` (start
+or join Ray, run the Tuner, the outcome), `progress` (the Tune callback), `storage` (where
+an experiment may live), `manifest` (what ran, with which versions).
+"""
+
+from gradsweep.sweep.driver import (
+    Plan,
+    ResumePlan,
+    SweepOutcome,
+    prepare,
+    prepare_resume,
+    resume,
+    run,
+    start_ray,
+)
+from gradsweep.sweep.manifest import nodes
+from gradsweep.sweep.progress import ProgressCallback, SweepProgress
+from gradsweep.sweep.storage import check_name, check_storage_reach, resolve_storage
+from gradsweep.sweep.trainable import FAULT_ENV
+
+# Experiments launched before the sweep layer became a package pickled their progress
+# callback under this name in Tune's tuner.pkl; `resume` of such an experiment needs it.
+_Progress = ProgressCallback
+
+__all__ = [
+    "FAULT_ENV",
+    "Plan",
+    "ProgressCallback",
+    "ResumePlan",
+    "SweepOutcome",
+    "SweepProgress",
+    "check_name",
+    "check_storage_reach",
+    "nodes",
+    "prepare",
+    "prepare_resume",
+    "resolve_storage",
+    "resume",
+    "run",
+    "start_ray",
+]

@@ -1,0 +1,286 @@
+"""The driver of a sweep: check a launch, start or join Ray, run the Tuner, say what happened.
+
+`prepare` and `prepare_resume` check everything before anything is written or started;
+`run` and `resume` create the experiment and wait for its trials. Ray's and Tune's driver
+messages go to the experiment's `driver.log`, not the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.fs as pafs
+import ray
+from ray import tune
+
+from gradsweep import experiment as layout
+from gradsweep.errors import ConfigError
+from gradsweep.spec import Grid, SweepSpec
+from gradsweep.sweep.manifest import manifest, nodes
+from gradsweep.sweep.progress import ProgressCallback, SweepProgress
+from gradsweep.sweep.storage import check_name, check_storage_reach, resolve_storage
+from gradsweep.sweep.trainable import FAULT_ENV, WORKER_ENV, trainable_for
+
+OnProgress = Callable[[SweepProgress], None] | None
+
+
+@dataclass
+class SweepOutcome:
+    """What a finished `launch` or `resume` left behind."""
+
+    path: str
+    total: int
+    terminated: int
+    diverged: int
+    failed: list[tuple[str, str]]  # (trial id, error file)
+    workers: int  # distinct worker processes that ran trials
+    interrupted: bool = False  # stopped (Ctrl-C) before every trial ended
+
+
+def start_ray(address: str | None, num_cpus: int | None = None) -> None:
+    """Join a cluster at `address`, or start an embedded Ray on this machine."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Tune's new console output prints tables whatever `verbose` says; the legacy reporter
+    # honours verbose=0, and the CLI draws its own progress bar.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    env = dict(WORKER_ENV)
+    if os.environ.get(FAULT_ENV):
+        env[FAULT_ENV] = os.environ[FAULT_ENV]
+    options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
+    if address is None:
+        ray.init(
+            num_cpus=num_cpus, include_dashboard=False, runtime_env={"env_vars": env}, **options
+        )
+    else:
+        # No runtime_env here: it would replace a submitted job's (its working_dir, which
+        # carries the code to the workers); the trainable quiets TensorFlow itself.
+        ray.init(address=address, **options)
+
+
+@dataclass
+class Plan:
+    """A checked launch: everything `run` needs, found valid before anything is written."""
+
+    spec: SweepSpec
+    grid: Grid
+    name: str
+    storage: str
+    experiment: str  # as every node reaches it: a local path or a storage URI
+    configs: list[dict[str, Any]]
+    cpus: float
+    gpus: float
+    address: str | None = None
+    max_concurrent: int | None = None
+
+
+def prepare(
+    spec: SweepSpec,
+    *,
+    name: str | None = None,
+    storage: str = "results",
+    address: str | None = None,
+    cpus_per_trial: float | None = None,
+    gpus_per_trial: float | None = None,
+    max_concurrent: int | None = None,
+    yes: bool = False,
+) -> Plan:
+    """Check grid size, name, storage and resources; write nothing, start nothing."""
+    grid = spec.expand()
+    if len(grid.trials) > spec.max_trials and not yes:
+        raise ConfigError(
+            f"max_trials: the grid has {len(grid.trials)} trials, more than max_trials "
+            f"({spec.max_trials}); pass --yes to run it anyway",
+            "max_trials",
+        )
+    name = check_name(name or spec.name)
+    storage = resolve_storage(storage)
+    experiment = f"{storage.rstrip('/')}/{name}"
+    fs, path = layout.filesystem(experiment)
+    exists = fs.get_file_info(path).type != pafs.FileType.NotFound
+    if exists or (not layout.is_uri(storage) and os.path.lexists(path)):  # dangling links too
+        raise ConfigError(
+            f"--name: an experiment {name!r} already exists in {storage}; continue it with "
+            f"`gradsweep resume {name}` or choose another name",
+            "name",
+        )
+    cpus = cpus_per_trial if cpus_per_trial is not None else spec.resources.cpus_per_trial
+    gpus = gpus_per_trial if gpus_per_trial is not None else spec.resources.gpus_per_trial
+    if cpus <= 0:
+        raise ConfigError(f"--cpus-per-trial: {cpus} is not allowed: must be > 0", "cpus")
+    if gpus < 0:
+        raise ConfigError(f"--gpus-per-trial: {gpus} is not allowed: must be >= 0", "gpus")
+    threads = max(1, int(cpus))
+    configs = [{**t.model_dump(), "threads": threads} for t in grid.trials]
+    return Plan(spec, grid, name, storage, experiment, configs, cpus, gpus, address, max_concurrent)
+
+
+def run(plan: Plan, on_progress: OnProgress = None) -> SweepOutcome:
+    """Create the experiment, start or join Ray, run every trial and wait for them."""
+    if not ray.is_initialized():
+        start_ray(plan.address)
+    check_storage_reach(plan.storage)
+    fs, path = layout.filesystem(plan.experiment)
+    fs.create_dir(path, recursive=True)
+    try:
+        resources = {"cpus_per_trial": plan.cpus, "gpus_per_trial": plan.gpus}
+        info = manifest(plan.spec, plan.grid, resources)
+        info["nodes"] = nodes()
+        layout.write_atomic(fs, f"{path}/{layout.MANIFEST}", json.dumps(info, indent=2))
+        tuner = _tuner(plan, on_progress)
+    except BaseException:
+        fs.delete_dir(path)  # nothing ran: leave nothing half-made behind
+        raise
+    with DriverLog(plan.experiment):
+        results = tuner.fit()
+    return _outcome(results, plan.experiment, len(plan.configs))
+
+
+def _tuner(plan: Plan, on_progress: OnProgress) -> tune.Tuner:
+    return tune.Tuner(
+        trainable_for(plan.experiment, plan.cpus, plan.gpus),
+        param_space={"trial": tune.grid_search(plan.configs)},
+        tune_config=tune.TuneConfig(
+            max_concurrent_trials=plan.max_concurrent,
+            reuse_actors=True,
+            trial_dirname_creator=lambda trial: trial.trial_id,
+            trial_name_creator=lambda trial: trial.trial_id,
+        ),
+        run_config=tune.RunConfig(
+            name=plan.name,
+            storage_path=plan.storage,
+            failure_config=tune.FailureConfig(max_failures=plan.spec.max_failures),
+            callbacks=[ProgressCallback(len(plan.configs), on_progress)],
+            verbose=0,
+        ),
+    )
+
+
+class DriverLog:
+    """Ray's and Tune's driver messages go to <experiment>/driver.log, not the terminal."""
+
+    def __init__(self, experiment: str):
+        self.path = None if layout.is_uri(experiment) else f"{experiment}/{layout.DRIVER_LOG}"
+        self.handler: logging.Handler | None = None
+        self.silenced: list[tuple[logging.Handler, int]] = []
+
+    def __enter__(self):
+        ray_logger = logging.getLogger("ray")
+        for handler in ray_logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(
+                handler, logging.FileHandler
+            ):
+                self.silenced.append((handler, handler.level))
+                handler.setLevel(logging.CRITICAL + 1)
+        if self.path is not None:
+            self.handler = logging.FileHandler(self.path)
+            self.handler.setFormatter(
+                logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s")
+            )
+            ray_logger.addHandler(self.handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handler, level in self.silenced:
+            handler.setLevel(level)
+        if self.handler is not None:
+            logging.getLogger("ray").removeHandler(self.handler)
+            self.handler.close()
+
+
+@dataclass
+class ResumePlan:
+    """A checked resume: the experiment, what it holds, what is left to do."""
+
+    experiment: str
+    name: str
+    total: int
+    finished: int
+    cpus: float
+    gpus: float
+    address: str | None = None
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return self.finished >= self.total
+
+
+def prepare_resume(experiment: str, address: str | None = None) -> ResumePlan:
+    """Check that `experiment` is a gradsweep experiment Tune can restore; start nothing."""
+    fs, root = layout.filesystem(experiment)
+    info = layout.read_json(fs, f"{root}/{layout.MANIFEST}")
+    tuner_state = fs.get_file_info(f"{root}/{layout.TUNER_STATE}")
+    if info is None or tuner_state.type == pafs.FileType.NotFound:
+        raise ConfigError(
+            f"experiment: {experiment!r} is not a gradsweep experiment that can be resumed "
+            f"(no {layout.MANIFEST} or Tune state)",
+            "experiment",
+        )
+    statuses = layout.read_statuses(fs, root)
+    finished = sum(1 for status in statuses.values() if status == "TERMINATED")
+    resources = info.get("resources", {})
+    return ResumePlan(
+        experiment=experiment,
+        name=experiment.rstrip("/").rsplit("/", 1)[-1],
+        total=int(info.get("trials", len(statuses))),
+        finished=finished,
+        cpus=float(resources.get("cpus_per_trial", 1)),
+        gpus=float(resources.get("gpus_per_trial", 0)),
+        address=address,
+    )
+
+
+def resume(plan: ResumePlan, on_progress: OnProgress = None) -> SweepOutcome:
+    """Continue an interrupted sweep: finished trials are kept, unfinished ones continue from
+    their last saved state, errored ones are retried from theirs."""
+    if not ray.is_initialized():
+        start_ray(plan.address)
+    tuner = tune.Tuner.restore(
+        plan.experiment,
+        trainable=trainable_for(plan.experiment, plan.cpus, plan.gpus),
+        resume_unfinished=True,
+        resume_errored=True,
+    )
+    fs, root = layout.filesystem(plan.experiment)
+    done = {t for t, status in layout.read_statuses(fs, root).items() if status == "TERMINATED"}
+    # Tune restores the callbacks pickled with the experiment; the renderer is not among
+    # them (see ProgressCallback.__getstate__), so this run's is attached again.
+    for callback in tuner._local_tuner.get_run_config().callbacks or []:
+        if isinstance(callback, ProgressCallback):
+            callback.restart(on_progress, done)
+    with DriverLog(plan.experiment):
+        results = tuner.fit()
+    return _outcome(results, plan.experiment, plan.total)
+
+
+def _outcome(results, experiment: str, total: int) -> SweepOutcome:
+    """Counts from Tune's saved experiment state: after an interruption the ResultGrid
+    counts unfinished trials as terminated (measured with Ray 2.60), the saved state does not."""
+    failed, diverged, workers = [], 0, set()
+    for result in results:
+        metrics = result.metrics or {}
+        if result.error is not None:
+            failed.append((Path(result.path).name, f"{result.path}/{layout.ERROR}"))
+            continue
+        diverged += bool((metrics.get("final") or {}).get("diverged"))
+        if "pid" in metrics:
+            workers.add((metrics.get("node"), metrics["pid"]))
+    fs, root = layout.filesystem(experiment)
+    statuses = layout.read_statuses(fs, root)
+    terminated = sum(1 for status in statuses.values() if status == "TERMINATED")
+    errored = {t for t, status in statuses.items() if status == "ERROR"}
+    failed = [(t, f) for t, f in failed if t in errored]
+    return SweepOutcome(
+        path=experiment,
+        total=total,
+        terminated=terminated,
+        diverged=diverged,
+        failed=failed,
+        workers=len(workers),
+        interrupted=terminated + len(failed) < total,
+    )
