@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gradsweep.results import CONFIG_FIELDS, _config_frame
+from gradsweep.config import TABLE_FIELDS
+from gradsweep.results import config_frame
 
 
 def trial_tables(
@@ -90,7 +91,7 @@ def trial_tables(
                                     "grad": 10 ** (-step_back / 10),
                                 }
                             )
-    config = _config_frame([{k: c.get(k) for k in CONFIG_FIELDS} for c in configs])
+    config = config_frame([{k: c.get(k) for k in TABLE_FIELDS} for c in configs])
     head = pd.DataFrame(finals)
     trials = pd.concat(
         [head[["trial_id", "status"]], config, head.drop(columns=["trial_id", "status"])], axis=1

@@ -136,6 +136,7 @@ def test_fractional_gpus_put_two_trials_on_one_gpu(cluster, tmp_path):
     assert peak == 2  # the GPU, not the four CPUs, bounds concurrency: two trials per GPU
 
 
+@pytest.mark.integration
 def test_local_storage_is_refused_when_trials_run_elsewhere(tmp_path, tmp_path_factory):
     code = (
         "import sys, ray; from gradsweep import sweep\n"

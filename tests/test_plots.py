@@ -1,12 +1,9 @@
 from itertools import pairwise
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from gradsweep import plots
+from gradsweep import analysis, plots
 from tests.synthetic import trial_tables
 
 
@@ -38,8 +35,9 @@ def test_heatmap_cells_are_means_over_seeds(tables):
 def test_twenty_gaps_by_six_rows_has_no_overlapping_labels(tmp_path):
     trials, _, _ = trial_tables(gaps=tuple(range(5, 205, 10)), seeds=(0,))
     fig = plots.heatmap(trials, "grad_norm_max")
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
+    canvas = FigureCanvasAgg(fig)  # plots never attach a canvas of their own
+    canvas.draw()
+    renderer = canvas.get_renderer()
     ax = fig.axes[0]
     ticks = [t.get_window_extent(renderer) for t in ax.get_xticklabels()]
     assert len(ticks) == 20
@@ -58,7 +56,7 @@ def test_sum_sign_uses_seq_len_on_x(tables):
     trials = tables[0].copy()
     trials["task"] = "sum_sign"
     trials["gap"] = __import__("pandas").array([None] * len(trials), dtype="Int64")
-    assert plots.dependency_axis(trials) == "seq_len"
+    assert analysis.dependency_axis(trials) == "seq_len"
     assert plots.heatmap(trials, "test_acc").axes[0].get_xlabel() == "seq_len (time steps)"
 
 
@@ -75,17 +73,10 @@ def test_other_figures_render(tables, tmp_path):
     assert len(list(tmp_path.glob("*.png"))) == 4 and len(list(tmp_path.glob("*.svg"))) == 4
 
 
-def test_frontier_table_finds_the_largest_majority_gap(tables):
-    table = plots.frontier_table(tables[0])
-    off = table[table["clip_norm"].isna()].set_index("arch")["frontier"]
-    assert off.to_dict() == {"rnn": 10, "lstm": 40, "gru": 20}
-    assert len(table) == 6  # unclipped rows are not lost in the groupby
-
-
 def test_hidden_is_a_facet_when_swept():
     trials, _, _ = trial_tables(seeds=(0,))
     wide = trials.copy()
     wide["hidden"] = 64
     both = __import__("pandas").concat([trials, wide.assign(trial_id=wide.trial_id + "h")])
-    assert plots.facets(both) == ["hidden"]
+    assert analysis.facets(both) == ["hidden"]
     assert len([a for a in plots.heatmap(both, "test_acc").axes if a.get_xlabel()]) == 2

@@ -8,7 +8,8 @@ import pytest
 from gradsweep import TrialConfig, TrialState, run_trial
 from gradsweep.errors import ConfigError
 from gradsweep.loop import Trainer
-from gradsweep.train import pin_threads, strict_json
+from gradsweep.records import strict_json
+from gradsweep.train import pin_threads
 
 
 def _metrics(result):
@@ -16,15 +17,6 @@ def _metrics(result):
     epochs = [{k: v for k, v in vars(e).items() if k != "time_s"} for e in result.epochs]
     summary = {k: v for k, v in result.summary().items() if k != "wall_s"}
     return summary, epochs
-
-
-def test_config_rejects_unknown_fields_and_defaults_gap():
-    with pytest.raises(ConfigError, match="bogus: unknown field"):
-        TrialConfig.parse({"bogus": 1})
-    assert TrialConfig().gap == 10
-    assert TrialConfig(task="sum_sign").gap is None
-    with pytest.raises(ConfigError, match="gap: 12 is not allowed: gap must be < seq_len"):
-        TrialConfig.parse({"gap": 12, "seq_len": 12})
 
 
 def test_same_config_same_metrics(tiny):
@@ -35,6 +27,7 @@ def test_same_config_same_metrics(tiny):
     assert _metrics(a) != _metrics(c)
 
 
+@pytest.mark.slow  # a second process imports TensorFlow and trains: about 7 s
 def test_fresh_process_gives_identical_metrics(tiny):
     in_process = run_trial(TrialConfig(**tiny))
     args = [f"--{k.replace('_', '-')}={v}" for k, v in tiny.items() if k != "max_epochs"]
@@ -161,3 +154,36 @@ def test_second_thread_count_in_one_process_is_refused():
     current = tf.config.threading.get_intra_op_parallelism_threads()
     with pytest.raises(ConfigError, match="fixed once per process"):
         pin_threads(current + 3)
+
+
+def test_solved_and_samples_to_solve_follow_the_first_epoch_over_the_threshold(tiny):
+    base = {**tiny, "max_epochs": 6, "lr": 0.01, "solve_threshold": 1.0}
+    free = run_trial(TrialConfig(**base))
+    accs = [e.val_acc for e in free.epochs]
+    # an epoch whose validation accuracy is above chance and above every earlier one
+    k = next(k for k in range(1, len(accs)) if accs[k] > max(0.5, *accs[:k]))
+    solved = run_trial(TrialConfig(**{**base, "solve_threshold": accs[k]}))
+    summary = solved.summary()
+    assert summary["solved"] and summary["epochs_run"] == k + 1  # stopped where it crossed
+    assert summary["samples_to_solve"] == (k + 1) * tiny["train_size"]
+    assert summary["best_val_acc"] == accs[k] == summary["val_acc"]
+    # stopped by the budget at epoch 1, below the threshold (accs[0] < accs[k]): not solved
+    missed = run_trial(TrialConfig(**{**base, "max_epochs": 1})).summary()
+    assert not missed["solved"] and missed["samples_to_solve"] is None
+    assert missed["epochs_run"] == 1 and missed["best_val_acc"] == accs[0]
+
+
+def test_validation_and_test_accuracy_are_those_of_the_final_weights(tiny):
+    cfg = TrialConfig(**{**tiny, "solve_threshold": 1.0})
+    trainer = Trainer(cfg)
+    for epoch in (1, 2):
+        metrics = trainer.run_epoch(epoch)
+
+    def accuracy(split):
+        predicted = trainer.model(split.x).numpy() > 0.5
+        return float(np.mean(predicted == (split.y > 0.5)))
+
+    assert metrics.val_acc == pytest.approx(accuracy(trainer.data.val), abs=1e-6)
+    test_acc = accuracy(trainer.data.test)
+    assert trainer.evaluate_test()[1] == pytest.approx(test_acc, abs=1e-6)
+    assert run_trial(cfg).test_acc == pytest.approx(test_acc, abs=1e-6)  # the same run

@@ -5,10 +5,8 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
-
-from gradsweep import results as results_module
 from gradsweep.cli import main
+from gradsweep.experiment import CACHE_DIR
 from gradsweep.results import load_results
 
 ROOT = Path(__file__).parent.parent.parent
@@ -37,21 +35,19 @@ def test_a_name_that_is_a_symlink_is_refused(tmp_path, monkeypatch, capsys):
     assert not outside.exists()
 
 
-@pytest.mark.integration
-def test_cache_is_refreshed_when_a_trial_changes(copy):
-    before = load_results(copy).epochs
-    result_file = sorted(copy.glob("*/epochs.jsonl"))[0]
+def test_cache_is_refreshed_when_a_trial_changes(legacy):
+    before = load_results(legacy).epochs
+    result_file = sorted(legacy.glob("*/epochs.jsonl"))[0]
     lines = result_file.read_text().splitlines()
     extra = json.loads(lines[-1])
     extra["epoch"] = 99
     result_file.write_text("\n".join([*lines, json.dumps(extra)]) + "\n")
-    after = load_results(copy).epochs
+    after = load_results(legacy).epochs
     assert len(after) == len(before) + 1 and 99 in set(after["epoch"])
 
 
-@pytest.mark.integration
-def test_truncated_cache_is_rebuilt(copy):
-    load_results(copy)
-    cached = copy / results_module.CACHE_DIR / "trials.parquet"
+def test_truncated_cache_is_rebuilt(legacy):
+    load_results(legacy)
+    cached = legacy / CACHE_DIR / "trials.parquet"
     cached.write_bytes(cached.read_bytes()[:100])
-    assert len(load_results(copy).trials) == 8
+    assert len(load_results(legacy).trials) == 12

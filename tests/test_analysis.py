@@ -1,0 +1,126 @@
+"""Aggregates, intervals, the frontier rule and axis importance, on tables built by hand."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from gradsweep.analysis import aggregate, axis_importance, frontier_table, wilson_interval
+from gradsweep.results import load_results
+from tests.synthetic import trial_tables
+
+
+def outcomes(levels: dict[int, list[bool]], arch: str = "rnn", clip=None) -> pd.DataFrame:
+    """A finished trial per (gap, seed) of one model, solved as `levels[gap][seed]` says."""
+    rows = [
+        {"arch": arch, "clip_norm": clip, "gap": gap, "seed": seed, "solved": solved}
+        for gap, seeds in levels.items()
+        for seed, solved in enumerate(seeds)
+    ]
+    frame = pd.DataFrame(rows).assign(status="TERMINATED")
+    frame["clip_norm"] = pd.array(frame["clip_norm"], dtype="Float64")
+    frame["gap"] = pd.array(frame["gap"], dtype="Int64")
+    frame["solved"] = frame["solved"].astype("boolean")
+    return frame
+
+
+def only_row(table: pd.DataFrame) -> pd.Series:
+    assert len(table) == 1
+    return table.iloc[0]
+
+
+def test_frontier_is_the_last_level_before_the_first_failed_one():
+    row = only_row(
+        frontier_table(outcomes({5: [True] * 3, 10: [True, True, False], 20: [False] * 3}))
+    )
+    assert (row["frontier"], row["solved"], row["seeds"]) == (10, 2, 3)
+    assert row["tested_up_to"] == 20 and row["monotone"]
+
+
+def test_exactly_half_the_seeds_is_not_a_majority():
+    row = only_row(frontier_table(outcomes({5: [True, True], 10: [True, False], 20: [True, True]})))
+    assert row["frontier"] == 5
+    assert not row["monotone"]  # 20 solved again above the failed 10
+
+
+def test_one_seed_decides_alone():
+    row = only_row(frontier_table(outcomes({5: [True], 10: [True], 20: [False]})))
+    assert (row["frontier"], row["solved"], row["seeds"]) == (10, 1, 1)
+
+
+def test_a_level_solved_above_a_failed_one_does_not_move_the_frontier():
+    row = only_row(frontier_table(outcomes({5: [True] * 3, 10: [False] * 3, 20: [True] * 3})))
+    assert row["frontier"] == 5 and not row["monotone"]
+
+
+def test_no_level_solved_and_every_level_solved():
+    none = only_row(frontier_table(outcomes({5: [False, False], 10: [False, False]})))
+    assert pd.isna(none["frontier"]) and none["solved"] == 0 and none["monotone"]
+    early = only_row(frontier_table(outcomes({5: [False, False], 10: [True, True]})))
+    assert pd.isna(early["frontier"]) and not early["monotone"]
+    every = only_row(frontier_table(outcomes({5: [True], 10: [True], 40: [True]})))
+    assert every["frontier"] == 40 and every["tested_up_to"] == 40 and every["monotone"]
+
+
+def test_unfinished_trials_do_not_count_and_unclipped_models_are_kept():
+    clipped = outcomes({5: [True, True], 10: [True, True]}, clip=1.0)
+    free = outcomes({5: [True, True], 10: [False, False]})
+    both = pd.concat([clipped, free], ignore_index=True)
+    both.loc[both.index[-1], "status"] = "RUNNING"  # free, gap 10, seed 1: not counted
+    table = frontier_table(both).set_index("clip_norm", drop=False)
+    assert len(table) == 2
+    free_row = table[table["clip_norm"].isna()].iloc[0]
+    assert free_row["frontier"] == 5
+    assert table[table["clip_norm"] == 1.0].iloc[0]["frontier"] == 10
+
+
+def test_frontier_of_synthetic_tables_per_model():
+    table = frontier_table(trial_tables()[0])
+    off = table[table["clip_norm"].isna()].set_index("arch")["frontier"]
+    assert off.to_dict() == {"rnn": 10, "lstm": 40, "gru": 20}
+    assert len(table) == 6
+
+
+def test_aggregate_numbers():
+    frame = pd.DataFrame(
+        {
+            "arch": ["a"] * 4,
+            "clip_norm": pd.array([None] * 4, dtype="Float64"),
+            "test_acc": [0.5, 0.7, 0.9, 0.7],
+            "solved": [True, False, True, True],
+            "status": ["TERMINATED"] * 4,
+        }
+    )
+    row = only_row(aggregate(frame, ["arch", "clip_norm"], metrics=["test_acc"]))
+    assert row["test_acc_mean"] == pytest.approx(0.7)
+    assert row["test_acc_std"] == pytest.approx(np.std([0.5, 0.7, 0.9, 0.7], ddof=1))
+    half = 3.182446 * row["test_acc_std"] / 2  # t(0.975, 3) from a table
+    assert row["test_acc_ci_high"] - 0.7 == pytest.approx(half, rel=1e-5)
+    assert row["solved_rate"] == 0.75 and row["solved_count"] == 3 and row["n"] == 4
+    assert pd.isna(row["clip_norm"])
+
+
+def test_aggregate_keeps_unclipped_groups(legacy):
+    trials = load_results(legacy).trials
+    agg = aggregate(trials, ["arch", "clip_norm"])
+    assert len(agg) == 4 and agg["clip_norm"].isna().sum() == 2
+    assert (agg["n"] == 2).all()  # gap 2 and 4 finished; gap 5 failed and does not count
+
+
+@pytest.mark.parametrize(("k", "n"), [(0, 3), (3, 3), (1, 2), (5, 7), (0, 1)])
+def test_wilson_interval_matches_its_formula(k, n):
+    z = stats.norm.ppf(0.975)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    low, high = wilson_interval(k, n)
+    assert low == pytest.approx(max(0.0, centre - half), abs=1e-9)
+    assert high == pytest.approx(min(1.0, centre + half), abs=1e-9)
+    assert wilson_interval(0, 3)[1] == pytest.approx(0.5615, abs=1e-4)
+
+
+def test_axis_importance_ranks_the_axis_that_decides():
+    trials, _, _ = trial_tables(frontier={"rnn": 40, "lstm": 40, "gru": 40}, gaps=(5, 10, 80))
+    ranked = axis_importance(trials)
+    assert ranked.iloc[0]["axis"] == "gap"  # solved iff gap <= 40, whatever the arch
+    assert "seq_len" not in set(ranked["axis"])  # seq_len = gap + 10 here: not its own axis

@@ -1,0 +1,19 @@
+import pytest
+
+from gradsweep import TrialConfig
+from gradsweep.errors import ConfigError
+
+
+def test_config_rejects_unknown_fields_and_defaults_gap():
+    with pytest.raises(ConfigError, match="bogus: unknown field"):
+        TrialConfig.parse({"bogus": 1})
+    assert TrialConfig().gap == 10
+    assert TrialConfig(task="sum_sign").gap is None
+    with pytest.raises(ConfigError, match="gap: 12 is not allowed: gap must be < seq_len"):
+        TrialConfig.parse({"gap": 12, "seq_len": 12})
+
+
+def test_signal_position_is_the_recalled_input():
+    cfg = TrialConfig(gap=3, seq_len=8)
+    assert cfg.signal_position == 8 - 3 - 1  # y = x[seq_len - gap - 1]
+    assert TrialConfig(task="sum_sign", seq_len=8).signal_position == 0
