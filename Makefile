@@ -4,7 +4,8 @@ PY      ?= python3.11
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-PYTEST_ARGS ?=
+# Two workers: the Ray tests one after another on one, the unit tier beside them (conftest).
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 .PHONY: test demo bench lint venv clean
 

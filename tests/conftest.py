@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -46,8 +47,29 @@ def legacy(tmp_path) -> Path:
 
 
 @pytest.fixture
-def ray_env(tmp_path_factory, monkeypatch) -> dict:
-    """Ray's temporary files under pytest's temporary directory (short: socket paths)."""
-    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path_factory.mktemp("r")))
+def ray_tmpdir():
+    """A short directory for Ray's temporary files, removed afterwards.
+
+    Not under pytest's tmp_path: Ray puts Unix sockets in it, whose paths may not exceed
+    107 bytes, and pytest-xdist's worker directories make tmp_path too long for them.
+    """
+    path = tempfile.mkdtemp(prefix="gsray-", dir="/tmp")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def ray_env(ray_tmpdir, monkeypatch) -> dict:
+    """Ray's temporary files in a short directory of their own, TensorFlow quiet."""
+    monkeypatch.setenv("RAY_TMPDIR", ray_tmpdir)
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
     return os.environ.copy()
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Under `pytest -n 2 --dist loadgroup` (as `make test` runs), every test that starts
+    a Ray runs on one worker, one after another: two Rays at once would share 2 CPUs and
+    stretch the fault tests' timings. The unit tier runs beside them on the other worker."""
+    for item in items:
+        if item.get_closest_marker("integration"):
+            item.add_marker(pytest.mark.xdist_group("ray"))

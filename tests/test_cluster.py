@@ -46,11 +46,11 @@ def test_cluster_yaml_passes_rays_own_validation():
 
 
 @pytest.fixture
-def cluster(tmp_path_factory, monkeypatch):
+def cluster(ray_tmpdir, monkeypatch):
     """A head with no CPUs and the worker nodes a test adds; shut down afterwards."""
     from ray.cluster_utils import Cluster
 
-    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path_factory.mktemp("r")))
+    monkeypatch.setenv("RAY_TMPDIR", ray_tmpdir)
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
     made = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
     yield made
@@ -137,7 +137,7 @@ def test_fractional_gpus_put_two_trials_on_one_gpu(cluster, tmp_path):
 
 
 @pytest.mark.integration
-def test_local_storage_is_refused_when_trials_run_elsewhere(tmp_path, tmp_path_factory):
+def test_local_storage_is_refused_when_trials_run_elsewhere(tmp_path, ray_tmpdir):
     code = (
         "import sys, ray; from gradsweep import sweep\n"
         "from gradsweep.errors import ConfigError\n"
@@ -146,7 +146,7 @@ def test_local_storage_is_refused_when_trials_run_elsewhere(tmp_path, tmp_path_f
         "    print(e)\nelse:\n    print('accepted')\n"
         "sweep.check_storage_reach('s3://bucket/path'); print('s3 ok')\n"
     )
-    env = {**os.environ, "RAY_TMPDIR": str(tmp_path_factory.mktemp("r"))}  # short: sockets
+    env = {**os.environ, "RAY_TMPDIR": ray_tmpdir}
     proc = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path)],
         capture_output=True,

@@ -79,10 +79,10 @@ class Driver:
 
 
 @pytest.fixture
-def run_env(tmp_path_factory, tmp_path):
+def run_env(ray_tmpdir, tmp_path):
     env = {
         **os.environ,
-        "RAY_TMPDIR": str(tmp_path_factory.mktemp("r")),
+        "RAY_TMPDIR": ray_tmpdir,
         "TF_CPP_MIN_LOG_LEVEL": "3",
     }
     (tmp_path / "faulty.yaml").write_text(SPEC)
