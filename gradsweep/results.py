@@ -151,19 +151,23 @@ def _read_params(directory: Path) -> dict[str, Any]:
     return params.get("trial", params)
 
 
-def _complete_lines(data: bytes) -> list[bytes]:
-    """The non-empty lines of a log up to its last newline (a torn last line is dropped)."""
-    return [line for line in data[: data.rfind(b"\n") + 1].split(b"\n") if line.strip()]
+def _complete_lines(data: bytes) -> bytes:
+    """A log up to its last newline (a torn last line is dropped), without blank lines."""
+    data = data[: data.rfind(b"\n") + 1]
+    if b"\n\n" in data or data.startswith(b"\n"):  # never written by gradsweep: slow path
+        data = b"".join(line + b"\n" for line in data.split(b"\n") if line.strip())
+    return data
 
 
-def _parsable_prefix(lines: list[bytes]) -> list[bytes]:
-    """The lines before the first that is not JSON (a log damaged in the middle)."""
+def _parsable_prefix(data: bytes) -> bytes:
+    """The lines of a log before the first that is not JSON (a log damaged in the middle)."""
+    lines = data.splitlines(keepends=True)
     for i, line in enumerate(lines):
         try:
             json.loads(line)
         except ValueError:
-            return lines[:i]
-    return lines
+            return b"".join(lines[:i])
+    return data
 
 
 def _read_logs(directories: list[Path]) -> tuple[pa.Table | None, np.ndarray]:
@@ -171,19 +175,18 @@ def _read_logs(directories: list[Path]) -> tuple[pa.Table | None, np.ndarray]:
     logs = []
     for directory in directories:
         file = directory / layout.EPOCHS
-        logs.append(_complete_lines(file.read_bytes()) if file.exists() else [])
+        logs.append(_complete_lines(file.read_bytes()) if file.exists() else b"")
     for attempt in range(2):
-        ids = np.repeat([d.name for d in directories], [len(lines) for lines in logs])
+        ids = np.repeat([d.name for d in directories], [data.count(b"\n") for data in logs])
         if not len(ids):
             return None, ids
-        buffer = b"\n".join(line for lines in logs for line in lines) + b"\n"
         try:
-            return pajson.read_json(pa.BufferReader(buffer)), ids
+            return pajson.read_json(pa.BufferReader(b"".join(logs))), ids
         except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
             if attempt:
                 raise
             log.warning("damaged epoch log line (%s); each log is read up to its damage", err)
-            logs = [_parsable_prefix(lines) for lines in logs]
+            logs = [_parsable_prefix(data) for data in logs]
     raise AssertionError("unreachable")
 
 
@@ -209,8 +212,10 @@ def _build(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, Callable[[], pd.Data
     )
     last = rows.groupby("trial_id", sort=False).tail(1).set_index("trial_id")
     finals = dict(zip(last.index, _finals(table, last["_row"].to_numpy()), strict=True))
-    per_trial = dict(iter(epochs.groupby("trial_id", sort=False)))
+    unfinished = epochs[~epochs["trial_id"].isin([t for t, f in finals.items() if f])]
+    per_trial = dict(iter(unfinished.groupby("trial_id", sort=False)))
 
+    nodes = last["node"].to_dict() if "node" in last else {}
     summaries, heads, configs = [], [], []
     for directory in directories:
         trial_id = directory.name
@@ -225,7 +230,7 @@ def _build(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, Callable[[], pd.Data
         if status is None:  # no Tune state: infer from the files
             error = (directory / layout.ERROR).exists()
             status = "TERMINATED" if final else "ERROR" if error else "RUNNING"
-        node = last["node"].get(trial_id) if "node" in last else None
+        node = nodes.get(trial_id)
         heads.append({"trial_id": trial_id, "status": status, "node": node})
         summaries.append(summary)
         configs.append(_read_params(directory))

@@ -178,3 +178,12 @@ def test_results_command_errors(legacy, tmp_path, capsys):
     assert main(["results", str(tmp_path / "missing")]) == 2
     assert main(["results", str(legacy), "--out", str(out / "no/dir/t.csv")]) == 2
     assert os.listdir(out) == []
+
+
+def test_blank_lines_in_a_log_are_skipped(legacy):
+    directory = trial_dirs(legacy)[0]
+    lines = (directory / "epochs.jsonl").read_text().splitlines()
+    (directory / "epochs.jsonl").write_text("\n" + "\n\n".join(lines) + "\n")
+    rs = load_results(legacy)
+    assert len(rs.epochs) == 24
+    assert rs.trials.set_index("trial_id").loc[directory.name, "epochs_run"] == 3
