@@ -1,11 +1,11 @@
 """gradsweep: sweeps of monitored recurrent-network training runs, and what their gradients say.
 
 Public names: `TrialConfig`, `run_trial` (one trial, no Ray), `SweepSpec` (a sweep's grid),
-`load_results` and `aggregate` (an experiment directory into tidy DataFrames). Importing the
-package imports neither TensorFlow nor Ray.
+`load_results`, `aggregate` and `frontier` (an experiment directory into tidy DataFrames).
+Importing the package imports neither TensorFlow nor Ray.
 """
 
-from gradsweep.analysis import aggregate
+from gradsweep.analysis import aggregate, frontier
 from gradsweep.config import TrialConfig
 from gradsweep.records import TrialResult, TrialState
 from gradsweep.results import ResultSet, load_results
@@ -21,6 +21,7 @@ __all__ = [
     "TrialState",
     "__version__",
     "aggregate",
+    "frontier",
     "load_results",
     "run_trial",
 ]

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gradsweep.config import TABLE_FIELDS
+
 DEFAULT_METRICS = (
     "test_acc",
     "best_val_acc",
@@ -128,44 +130,79 @@ def aggregate(
 
 
 def frontier_groups(trials: pd.DataFrame) -> list[str]:
-    """The columns that make a model for the frontier: arch, clip and hidden when swept."""
-    return [*model_columns(trials), *(["hidden"] if swept(trials, "hidden") else [])]
+    """The columns that make a model for the frontier: every swept config column except
+    the dependency axis, the seed, and seq_len where it follows from gap (seq_len: gap+K)."""
+    x = dependency_axis(trials)
+    skip = {x, "seed", "status", "trial_id"}
+    if x == "gap" and "seq_len" not in facets(trials):
+        skip.add("seq_len")
+    swept_columns = [c for c in TABLE_FIELDS if c not in skip | {"arch"} and swept(trials, c)]
+    return ["arch", *swept_columns]
 
 
-def walk_up(levels: pd.DataFrame, x: str) -> tuple[pd.Series | None, bool]:
-    """One model's frontier from its `aggregate` rows (one per level of `x`): the row of the
-    last level before the first one that a strict majority of seeds failed (None when the
-    smallest already failed), and whether no level above that failure was solved again."""
+def majority_of(seeds: int) -> int:
+    """The default majority: more than half of the seeds."""
+    return seeds // 2 + 1
+
+
+def walk_up(levels: pd.DataFrame, x: str, majority: int | None = None) -> tuple[int | None, bool]:
+    """One model's frontier from its `aggregate` rows (one per level of `x` that ran),
+    walking up from the smallest level: the position (in `x` order) of the last level
+    before the first that fewer than `majority` seeds solved (None when the smallest
+    failed), and whether no level above that failure was solved again (monotone).
+    `majority` defaults to more than half of the most seeds any level ran."""
     levels = levels.sort_values(x)
-    solved = (levels["solved_count"] * 2 > levels["n"]).to_numpy()  # more than half the seeds
+    majority = majority or majority_of(int(levels["n"].max()))
+    solved = (levels["solved_count"] >= majority).to_numpy()
     first_failed = len(levels) if solved.all() else int(np.argmin(solved))
-    at = levels.iloc[first_failed - 1] if first_failed > 0 else None
-    return at, not solved[first_failed:].any()
+    return (first_failed - 1 if first_failed > 0 else None), not solved[first_failed:].any()
 
 
-def frontier_table(trials: pd.DataFrame) -> pd.DataFrame:
-    """Per model (`frontier_groups`), walking up the dependency levels from the smallest:
-    `frontier` is the last level before the first that a strict majority of seeds failed
-    (NA when the smallest already failed), with its solved and seed counts; `tested_up_to`
-    is the largest level run; `monotone` is False when a level above the first failed one
-    was solved again (the frontier then understates what the model can learn).
+def frontier(trials: pd.DataFrame, majority: int | None = None) -> pd.DataFrame:
+    """The trainability frontier per model, with the evidence that brackets it.
+
+    Per model (`frontier_groups`), finished trials only, walking up the dependency levels
+    that ran: `frontier` is the last level before the first that fewer than `majority` of
+    its seeds solved (NA when the smallest already failed; the same rule as the frontier
+    search), with `solved`/`seeds` there and a 95% Wilson interval of its solved share;
+    `above` is the first failed level with its counts and interval (NA when every level
+    was solved); `tested_up_to` is the largest level run; `not_run` lists the levels of
+    the table that this model did not run (a frontier search skips the hopeless ones);
+    `monotone` is False when a level above the first failed one was solved again.
     """
     x = dependency_axis(trials)
     group = frontier_groups(trials)
     agg = aggregate(trials, [*group, x], metrics=[])
+    everywhere = sorted(trials[x].dropna().unique())
     out = []
     for key, levels in agg.groupby(group, dropna=False, sort=False):
         key = key if isinstance(key, tuple) else (key,)
-        row = dict(zip(group, key, strict=True))
-        at, monotone = walk_up(levels, x)
-        if at is not None:
-            row |= {"frontier": at[x], "solved": int(at["solved_count"]), "seeds": int(at["n"])}
-        else:
-            row |= {"frontier": pd.NA, "solved": 0, "seeds": int(levels["n"].max())}
+        levels = levels.sort_values(x).reset_index(drop=True)
+        at, monotone = walk_up(levels, x, majority)
+        row: dict[str, Any] = dict(zip(group, key, strict=True))
+        below = levels.iloc[at] if at is not None else None
+        first_failed = 0 if at is None else at + 1
+        above = levels.iloc[first_failed] if first_failed < len(levels) else None
+        row |= _bracket("frontier", "", below, x) | _bracket("above", "above_", above, x)
         row["tested_up_to"] = levels[x].max()
+        row["not_run"] = ", ".join(str(v) for v in everywhere if v not in set(levels[x]))
         row["monotone"] = monotone
         out.append(row)
     return pd.DataFrame(out)
+
+
+def _bracket(name: str, prefix: str, level: pd.Series | None, x: str) -> dict[str, Any]:
+    """One bracketing level: its value, solved and seed counts, 95% Wilson interval."""
+    if level is None:
+        return {name: pd.NA, f"{prefix}solved": pd.NA, f"{prefix}seeds": pd.NA,
+                f"{prefix}ci_low": np.nan, f"{prefix}ci_high": np.nan}  # fmt: skip
+    return {
+        name: level[x],
+        f"{prefix}solved": int(level["solved_count"]),
+        f"{prefix}seeds": int(level["n"]),
+        f"{prefix}ci_low": float(level["solved_ci_low"]),
+        f"{prefix}ci_high": float(level["solved_ci_high"]),
+    }
 
 
 def axis_importance(trials: pd.DataFrame, seed: int = 0) -> pd.DataFrame:

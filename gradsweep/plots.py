@@ -69,6 +69,15 @@ def _sorted_models(frame: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
     return keys.sort_values(sort).drop(columns=[c for c in ("_a", "_c") if c in keys])
 
 
+def group_label(values: dict) -> str:
+    """A model's label from its frontier group values: arch, clip, hidden, then the rest."""
+    clip = values.get("clip_norm") if "clip_norm" in values else None
+    label = model_label(values["arch"], clip, values.get("hidden"))
+    rest = [f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in values.items() if k not in ("arch", "clip_norm", "hidden")]  # fmt: skip
+    return " · ".join([label, *rest])
+
+
 def _subplots(nrows: int, ncols: int, size: tuple[float, float], **shared) -> tuple:
     """A Figure of its own (no pyplot) and its axes as a 2-D array."""
     fig = Figure(figsize=size, layout="constrained")
@@ -288,7 +297,7 @@ def frontier(trials: pd.DataFrame) -> Figure:
         key = key if isinstance(key, tuple) else (key,)
         values = dict(zip(group, key, strict=True))
         clip = values.get("clip_norm") if "clip_norm" in group else None
-        label = model_label(values["arch"], clip, values.get("hidden"))
+        label = group_label(values)
         # colour = architecture, line style = clipping; a small shift keeps equal lines visible
         colour = OKABE_ITO[archs.index(values["arch"]) % len(OKABE_ITO)]
         style = ":" if clip is not None and pd.isna(clip) else "-" if clip is None else "--"
@@ -300,7 +309,7 @@ def frontier(trials: pd.DataFrame) -> Figure:
         at, _ = walk_up(sub, x)
         if at is not None:
             ax.plot(
-                float(at[x]) * shift,
+                float(sub[x].iloc[at]) * shift,
                 1.02,
                 marker="v",
                 color=colour,

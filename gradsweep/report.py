@@ -91,16 +91,13 @@ def findings(trials: pd.DataFrame, expected: int | None = None) -> list[str]:
 
 
 def _frontier_sentences(done: pd.DataFrame, x: str) -> list[str]:
-    table = analysis.frontier_table(done)
+    table = analysis.frontier(done)
+    group = analysis.frontier_groups(done)
     out = []
     ranked = []
     for _, row in table.iterrows():
-        name = _name(
-            row["arch"],
-            row.get("clip_norm") if "clip_norm" in table else None,
-            row.get("hidden") if "hidden" in table else None,
-        )
-        model = _select(done, row, table.columns)
+        name = plots.group_label({c: row[c] for c in group})
+        model = _select(done, row, group)
         tested = int(row["tested_up_to"])
         if not row["monotone"]:
             out.append(
@@ -118,7 +115,12 @@ def _frontier_sentences(done: pd.DataFrame, x: str) -> list[str]:
         frontier = int(row["frontier"])
         at = model[(model[x] == frontier) & model["solved"].fillna(False)]
         median = float(at["samples_to_solve"].astype("float64").median())
-        tail = f"; it was tested up to {tested}" if tested > frontier else " (the largest tested)"
+        tail = (
+            f"; {x} {int(row['above'])} failed ({row['above_solved']}/{row['above_seeds']} "
+            f"seeds solved), tested up to {tested}"
+            if not pd.isna(row["above"])
+            else " (the largest tested)"
+        )
         out.append(
             f"{name} solved {x} {frontier} in {row['solved']}/{row['seeds']} seeds, "
             f"median {_samples(median)} training sequences to solve{tail}."
@@ -134,12 +136,12 @@ def _frontier_sentences(done: pd.DataFrame, x: str) -> list[str]:
     return out
 
 
-def _select(done: pd.DataFrame, row: pd.Series, columns) -> pd.DataFrame:
+def _select(done: pd.DataFrame, row: pd.Series, columns: list[str]) -> pd.DataFrame:
+    """The trials of the model that `row` of the frontier table describes."""
     mask = pd.Series(True, index=done.index)
-    for column in ("arch", "clip_norm", "hidden"):
-        if column in columns:
-            value = row[column]
-            mask &= done[column].isna() if pd.isna(value) else (done[column] == value).fillna(False)
+    for column in columns:
+        value = row[column]
+        mask &= done[column].isna() if pd.isna(value) else (done[column] == value).fillna(False)
     return done[mask]
 
 
@@ -216,7 +218,7 @@ def write_report(results: ResultSet, out_dir: str | os.PathLike) -> Report:
     report = Report(str(out), findings(trials, expected), pd.DataFrame())
     sections: list[tuple[str, str]] = []
     if not done.empty:
-        report.frontier = analysis.frontier_table(done)
+        report.frontier = analysis.frontier(done)
         for metric, title in FIGURES:
             if done[metric].notna().any():
                 report.figures[metric] = plots.save(plots.heatmap(done, metric), str(out / metric))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,6 +17,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     StrictStr,
     TypeAdapter,
     ValidationError,
@@ -24,7 +27,10 @@ from pydantic import (
 
 from gradsweep.config import TrialConfig
 from gradsweep.errors import ConfigError, from_validation_error
+from gradsweep.frontier_search import FrontierSearch
 
+# Tasks whose dependency axis is `gap`; the others' is `seq_len`.
+DEPENDENCY_GAP_TASKS = ("recall",)
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"
 # Fields a spec may not sweep or fix: the budget has its own section, threads follow resources.
 NOT_SPEC_FIELDS = {"max_epochs", "solve_threshold", "threads"}
@@ -64,6 +70,34 @@ class Resources(BaseModel):
     gpus_per_trial: float = Field(0.0, ge=0)
 
 
+class Search(BaseModel):
+    """How the grid is explored: every point (`grid`), or each model's frontier (`frontier`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    method: Literal["grid", "frontier"] = "grid"
+    axis: StrictStr | None = None  # default: the task's dependency axis
+    majority: StrictInt | None = Field(None, ge=1)  # default: more than half of the seeds
+    lookahead: StrictInt = Field(0, ge=0, le=100)
+    verify: StrictBool = False
+
+
+@dataclass(frozen=True)
+class FrontierPlan:
+    """A checked frontier search: the axis it walks and what makes a model."""
+
+    axis: str
+    model_fields: list[str]
+    majority: int
+    lookahead: int
+    verify: bool
+
+    def search(self, configs: list[dict[str, Any]]) -> FrontierSearch:
+        """A fresh search over `configs` (the grid's trial configs)."""
+        return FrontierSearch(
+            configs, self.axis, self.model_fields, self.majority, self.lookahead, self.verify
+        )
+
+
 AxisValues = Annotated[list[Any], Field(min_length=1)]
 
 
@@ -81,6 +115,7 @@ class SweepSpec(BaseModel):
     max_failures: int = Field(2, ge=0, le=100)
     skip_infeasible: bool = False
     max_trials: int = Field(100_000, ge=1)
+    search: Search = Search()
 
     @field_validator("axes")
     @classmethod
@@ -121,11 +156,50 @@ class SweepSpec(BaseModel):
         except ValidationError as err:
             raise from_validation_error(err) from None
         spec.expand()  # every grid point is checked before anything runs
+        spec.frontier_plan()  # and the search settings
         return spec
 
     def expand(self) -> Grid:
         """The trials of the grid, in axis order, and the infeasible points skipped."""
         return expand(self)
+
+    def frontier_plan(self) -> FrontierPlan | None:
+        """The checked frontier search settings, or None for a grid."""
+        search = self.search
+        if search.method == "grid":
+            return None
+        task = self.task or (self.fixed.get("task") or "recall")
+        default = "gap" if task in DEPENDENCY_GAP_TASKS and "task" not in self.axes else "seq_len"
+        axis = search.axis or default
+        if axis == "seed" or axis not in self.axes:
+            swept = ", ".join(k for k in self.axes if k != "seed")
+            raise ConfigError(
+                f"search.axis: {axis!r} is not allowed: it must be a swept axis other than "
+                f"seed ({swept})",
+                "search.axis",
+            )
+        values = self.axes[axis]
+        if isinstance(values, str):
+            raise ConfigError(
+                f"search.axis: {axis} is an expression of gap here; search over gap", "search.axis"
+            )
+        if len(values) < 2:
+            raise ConfigError(
+                f"search.axis: {axis} has one value ({values[0]!r}); a frontier needs at least "
+                "two levels",
+                "search.axis",
+            )
+        seeds = len(self.axes["seed"]) if "seed" in self.axes else 1
+        majority = search.majority if search.majority is not None else seeds // 2 + 1
+        if majority > seeds:
+            raise ConfigError(
+                f"search.majority: {majority} is not allowed: the spec runs {seeds} seed(s) "
+                "per point",
+                "search.majority",
+            )
+        derived = {"seq_len"} if isinstance(self.axes.get("seq_len"), str) else set()
+        model_fields = [k for k in self.axes if k not in {axis, "seed", *derived}]
+        return FrontierPlan(axis, model_fields, majority, search.lookahead, search.verify)
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as plain data (for manifests)."""

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from gradsweep.analysis import aggregate, axis_importance, frontier_table, wilson_interval
+from gradsweep.analysis import aggregate, axis_importance, frontier, wilson_interval
 from gradsweep.results import load_results
 from tests.synthetic import trial_tables
 
@@ -30,36 +30,49 @@ def only_row(table: pd.DataFrame) -> pd.Series:
 
 
 def test_frontier_is_the_last_level_before_the_first_failed_one():
-    row = only_row(
-        frontier_table(outcomes({5: [True] * 3, 10: [True, True, False], 20: [False] * 3}))
-    )
+    row = only_row(frontier(outcomes({5: [True] * 3, 10: [True, True, False], 20: [False] * 3})))
     assert (row["frontier"], row["solved"], row["seeds"]) == (10, 2, 3)
-    assert row["tested_up_to"] == 20 and row["monotone"]
+    assert (row["above"], row["above_solved"], row["above_seeds"]) == (20, 0, 3)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(wilson_interval(2, 3))
+    assert (row["above_ci_low"], row["above_ci_high"]) == pytest.approx(wilson_interval(0, 3))
+    assert row["tested_up_to"] == 20 and row["monotone"] and row["not_run"] == ""
 
 
 def test_exactly_half_the_seeds_is_not_a_majority():
-    row = only_row(frontier_table(outcomes({5: [True, True], 10: [True, False], 20: [True, True]})))
+    row = only_row(frontier(outcomes({5: [True, True], 10: [True, False], 20: [True, True]})))
     assert row["frontier"] == 5
     assert not row["monotone"]  # 20 solved again above the failed 10
 
 
 def test_one_seed_decides_alone():
-    row = only_row(frontier_table(outcomes({5: [True], 10: [True], 20: [False]})))
+    row = only_row(frontier(outcomes({5: [True], 10: [True], 20: [False]})))
     assert (row["frontier"], row["solved"], row["seeds"]) == (10, 1, 1)
 
 
 def test_a_level_solved_above_a_failed_one_does_not_move_the_frontier():
-    row = only_row(frontier_table(outcomes({5: [True] * 3, 10: [False] * 3, 20: [True] * 3})))
+    row = only_row(frontier(outcomes({5: [True] * 3, 10: [False] * 3, 20: [True] * 3})))
     assert row["frontier"] == 5 and not row["monotone"]
 
 
 def test_no_level_solved_and_every_level_solved():
-    none = only_row(frontier_table(outcomes({5: [False, False], 10: [False, False]})))
-    assert pd.isna(none["frontier"]) and none["solved"] == 0 and none["monotone"]
-    early = only_row(frontier_table(outcomes({5: [False, False], 10: [True, True]})))
+    none = only_row(frontier(outcomes({5: [False, False], 10: [False, False]})))
+    assert pd.isna(none["frontier"]) and pd.isna(none["solved"]) and none["monotone"]
+    assert none["above"] == 5 and none["above_solved"] == 0
+    early = only_row(frontier(outcomes({5: [False, False], 10: [True, True]})))
     assert pd.isna(early["frontier"]) and not early["monotone"]
-    every = only_row(frontier_table(outcomes({5: [True], 10: [True], 40: [True]})))
+    every = only_row(frontier(outcomes({5: [True], 10: [True], 40: [True]})))
     assert every["frontier"] == 40 and every["tested_up_to"] == 40 and every["monotone"]
+    assert pd.isna(every["above"])
+
+
+def test_majority_can_be_set_and_levels_not_run_are_listed():
+    walked = outcomes({5: [True, False, False], 10: [False, False, False]}, arch="rnn")
+    full = outcomes({5: [True] * 3, 10: [True] * 3, 20: [True] * 3}, arch="gru")
+    table = frontier(pd.concat([walked, full], ignore_index=True), majority=1)
+    rows = table.set_index("arch")
+    assert rows.loc["rnn", "frontier"] == 5 and rows.loc["rnn", "above"] == 10
+    assert rows.loc["rnn", "not_run"] == "20" and rows.loc["gru", "not_run"] == ""
+    assert frontier(walked)["frontier"].isna().all()  # by default 2 of 3 seeds must solve
 
 
 def test_unfinished_trials_do_not_count_and_unclipped_models_are_kept():
@@ -67,7 +80,7 @@ def test_unfinished_trials_do_not_count_and_unclipped_models_are_kept():
     free = outcomes({5: [True, True], 10: [False, False]})
     both = pd.concat([clipped, free], ignore_index=True)
     both.loc[both.index[-1], "status"] = "RUNNING"  # free, gap 10, seed 1: not counted
-    table = frontier_table(both).set_index("clip_norm", drop=False)
+    table = frontier(both).set_index("clip_norm", drop=False)
     assert len(table) == 2
     free_row = table[table["clip_norm"].isna()].iloc[0]
     assert free_row["frontier"] == 5
@@ -75,7 +88,7 @@ def test_unfinished_trials_do_not_count_and_unclipped_models_are_kept():
 
 
 def test_frontier_of_synthetic_tables_per_model():
-    table = frontier_table(trial_tables()[0])
+    table = frontier(trial_tables()[0])
     off = table[table["clip_norm"].isna()].set_index("arch")["frontier"]
     assert off.to_dict() == {"rnn": 10, "lstm": 40, "gru": 20}
     assert len(table) == 6

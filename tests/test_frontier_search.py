@@ -1,0 +1,122 @@
+"""The frontier search's walk, driven with made-up outcomes (no Ray, no training)."""
+
+import itertools
+import random
+
+import pandas as pd
+import pytest
+
+from gradsweep.analysis import frontier
+from gradsweep.frontier_search import FINISHED, FrontierSearch
+
+
+def grid(archs=("rnn",), gaps=(1, 2, 3, 4), seeds=(0, 1)) -> list[dict]:
+    return [
+        {"arch": a, "gap": g, "seq_len": g + 3, "seed": s}
+        for a, g, s in itertools.product(archs, gaps, seeds)
+    ]
+
+
+def search(configs, majority=2, lookahead=0, verify=False) -> FrontierSearch:
+    return FrontierSearch(configs, "gap", ["arch"], majority, lookahead, verify)
+
+
+def run(walk: FrontierSearch, solves, slots: int = 1) -> list[dict]:
+    """Drive `walk` to the end with `slots` trials at once; returns the configs run, in order.
+    `solves(config)` says whether a trial solves its task."""
+    ran, running = [], []
+    while True:
+        suggestion = walk.suggest() if len(running) < slots else None
+        if suggestion == FINISHED and not running:
+            return ran
+        if isinstance(suggestion, dict):
+            running.append(suggestion)
+            ran.append(suggestion)
+            continue
+        assert running, "waiting with nothing running: the walk is stuck"
+        done = running.pop(0)
+        assert walk.record(done, solves(done))
+
+
+def test_walks_up_and_stops_at_the_first_failed_level():
+    together = run(search(grid()), lambda c: c["gap"] <= 2, slots=2)
+    expected = [(1, 0), (1, 1), (2, 0), (2, 1), (3, 0), (3, 1)]
+    assert [(c["gap"], c["seed"]) for c in together] == expected
+    # one slot: level 3's first failure already puts the majority (2 of 2) out of reach
+    alone = run(search(grid()), lambda c: c["gap"] <= 2, slots=1)
+    assert [(c["gap"], c["seed"]) for c in alone] == expected[:-1]
+
+
+def test_models_proceed_side_by_side_and_wait_only_on_themselves():
+    walk = search(grid(archs=("rnn", "gru")))
+    first = [walk.suggest() for _ in range(5)]
+    assert [(c["arch"], c["gap"]) for c in first[:4]] == [("rnn", 1)] * 2 + [("gru", 1)] * 2
+    assert first[4] is None  # every needed trial is out; nothing to run until one ends
+    walk.record(first[2], True)
+    walk.record(first[3], True)  # gru's level 1 solved: its level 2 is ready, rnn still waits
+    assert [walk.suggest()["arch"] for _ in range(2)] == ["gru", "gru"]
+
+
+def test_lookahead_runs_levels_above_when_slots_would_idle():
+    walk = search(grid(), lookahead=2)
+    gaps = [walk.suggest()["gap"] for _ in range(6)]
+    assert gaps == [1, 1, 2, 2, 3, 3] and walk.suggest() is None
+
+
+def test_a_decided_level_starts_no_more_seeds():
+    configs = grid(seeds=(0, 1, 2))
+    ran = run(search(configs, majority=2), lambda c: c["gap"] == 1)
+    # level 1: two solves decide it; level 2: two failures decide it; the third seeds never run
+    assert [(c["gap"], c["seed"]) for c in ran] == [(1, 0), (1, 1), (2, 0), (2, 1)]
+
+
+def test_verify_runs_the_level_above_the_first_failure():
+    solves = lambda c: c["gap"] != 2  # noqa: E731  (not monotone)
+    plain = run(search(grid()), solves)
+    checked = run(search(grid(), verify=True), solves)
+    assert max(c["gap"] for c in plain) == 2 and max(c["gap"] for c in checked) == 3
+    table = frontier(as_trials(checked, solves))
+    assert table.iloc[0]["frontier"] == 1 and not table.iloc[0]["monotone"]
+
+
+def as_trials(configs, solves) -> pd.DataFrame:
+    frame = pd.DataFrame(configs).assign(status="TERMINATED")
+    frame["solved"] = [solves(c) for c in configs]
+    frame["gap"] = frame["gap"].astype("Int64")
+    return frame
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_finds_the_frontier_the_full_grid_gives(seed):
+    rng = random.Random(seed)
+    archs, gaps, seeds = ("rnn", "lstm", "gru"), (2, 4, 8, 16, 32, 64), (0, 1, 2)
+    configs = grid(archs, gaps, seeds)
+    # a monotone truth per (arch, seed): each seed solves every gap up to its own limit
+    limit = {(a, s): rng.choice((0, *gaps)) for a in archs for s in seeds}
+    solves = lambda c: c["gap"] <= limit[(c["arch"], c["seed"])]  # noqa: E731
+    walk = search(configs, majority=2, lookahead=rng.randint(0, 2))
+    ran = run(walk, solves, slots=rng.randint(1, 4))
+    full = frontier(as_trials(configs, solves))
+    found = frontier(as_trials(ran, solves), majority=2)
+    pd.testing.assert_series_equal(found["frontier"], full["frontier"])
+    assert len(ran) <= len(configs) and len({str(c) for c in ran}) == len(ran)  # none twice
+
+
+def test_bounds_are_reached():
+    # majority 2 of 3 seeds: two failures decide a level, two solves too
+    configs = grid(archs=("rnn", "gru"), seeds=(0, 1, 2))
+    assert search(configs).bounds() == (2 * 2, 24)
+    assert search(configs, verify=True).bounds() == (2 * (2 + 2), 24)
+    assert len(run(search(configs), lambda c: False)) == 4
+    assert len(run(search(configs, verify=True), lambda c: False)) == 8
+    assert len(run(search(configs), lambda c: True, slots=24)) == 24  # every seed out at once
+
+
+def test_restored_records_are_never_suggested_again():
+    configs = grid()
+    walk = search(configs)
+    assert walk.record(configs[0], True) and walk.record(configs[1], True)
+    walk.mark_running(configs[2])  # a trial Tune is resuming
+    assert walk.suggest() == configs[3]
+    assert walk.suggest() is None
+    assert not walk.record({"arch": "lstm", "gap": 1, "seq_len": 4, "seed": 0}, True)
