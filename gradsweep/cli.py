@@ -279,6 +279,15 @@ def validate(
         f"estimate: at most {info['estimate_cpu_hours']:.2g} CPU-hours if no trial stops early "
         "(measured rates on a 2-core x86 CPU; early stops make it shorter)"
     )
+    search = info["search"]
+    if search:
+        models = " × ".join(search["models"]) or "one model"
+        out.print(
+            f"frontier search over {search['axis']} per model ({models}), majority "
+            f"{search['majority']} seed(s), lookahead {search['lookahead']}"
+            + (", verify" if search["verify"] else "")
+            + f": between {search['fewest']} and {search['most']} trials"
+        )
 
 
 @app.command()
@@ -372,6 +381,7 @@ def _render_outcome(outcome, name: str) -> int:
     out.print(
         f"{outcome.terminated}/{outcome.total} trials finished"
         + (f" ({outcome.diverged} diverged)" if outcome.diverged else "")
+        + (f" (frontier search: {outcome.grid} grid points)" if outcome.grid else "")
         + f" in {outcome.workers} worker process(es); results in {outcome.path}"
     )
     if outcome.failed:
@@ -469,6 +479,10 @@ def results(
     name: Annotated[str, typer.Argument(help="Experiment name under --storage, or a path.")],
     storage: Annotated[str | None, typer.Option(help=STORAGE_HELP)] = None,
     format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    show_frontier: Annotated[
+        bool,
+        typer.Option("--frontier", help="The frontier per model instead of the trial table."),
+    ] = False,
     out_file: Annotated[
         Path | None, typer.Option("--out", help="Write to this file instead of the terminal.")
     ] = None,
@@ -477,6 +491,14 @@ def results(
     from gradsweep.results import load_results
 
     trials = load_results(name, _storage(storage)).trials
+    if show_frontier:
+        from gradsweep.analysis import frontier
+
+        done = trials[trials["status"] == "TERMINATED"]
+        if done.empty:
+            out.print("no trial has finished yet: no frontier to show")
+            return
+        trials = frontier(done)
     if format is Format.parquet and out_file is None:
         raise ConfigError("--out: parquet is binary; give --out FILE", "--out")
     if out_file is not None and not out_file.parent.is_dir():
@@ -488,6 +510,8 @@ def results(
         text = trials.to_csv(index=False)
     elif format is Format.json:
         text = trials.to_json(orient="records", indent=1)
+    elif show_frontier:
+        text = trials.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.3g}")
     else:
         text = _trials_table_text(trials)
     if out_file is None:

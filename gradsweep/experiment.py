@@ -47,6 +47,8 @@ EXPERIMENT_STATE_PREFIX = "experiment_state-"
 TUNER_STATE = "tuner.pkl"
 DRIVER_LOG = "driver.log"
 CACHE_DIR = ".gradsweep-cache"
+# Trials a frontier search's resume set aside: unfinished and unknown to Tune's state.
+ABANDONED = ".abandoned"
 # Ray Tune's trial status strings.
 STATUSES = ("TERMINATED", "ERROR", "RUNNING", "PENDING", "PAUSED")
 
@@ -96,18 +98,21 @@ def read_json(fs: pafs.FileSystem, path: str) -> dict[str, Any] | None:
         return None
 
 
-def statuses_of(state: dict[str, Any]) -> dict[str, str]:
-    """Trial id -> status from a parsed experiment state: each trial's own JSON, whose other
-    fields (some of them pickled by Tune) are left alone."""
-    statuses = {}
+def trials_of(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Trial id -> {"status", "config"} from a parsed experiment state: each trial's own
+    JSON, whose other fields (some of them pickled by Tune) are left alone. `config` is the
+    trial's config as the trainable gets it (`{"trial": {...}}` unwrapped), or None."""
+    trials = {}
     for trial_json, _runtime in state.get("trial_data", []):
         trial = json.loads(trial_json)
-        statuses[trial["trial_id"]] = trial["status"]
-    return statuses
+        config = trial.get("config")
+        config = config.get("trial") if isinstance(config, dict) else None
+        trials[trial["trial_id"]] = {"status": trial["status"], "config": config}
+    return trials
 
 
-def read_statuses(fs: pafs.FileSystem, root: str) -> dict[str, str]:
-    """Trial id -> status from Tune's newest experiment state; {} when there is none."""
+def read_trials(fs: pafs.FileSystem, root: str) -> dict[str, dict[str, Any]]:
+    """`trials_of` Tune's newest experiment state; {} when there is none."""
     selector = pafs.FileSelector(root, allow_not_found=True)
     states = sorted(
         info.path
@@ -122,7 +127,12 @@ def read_statuses(fs: pafs.FileSystem, root: str) -> dict[str, str]:
             "unreadable experiment state %s; statuses inferred from trial files", states[-1]
         )
         return {}
-    return statuses_of(data)
+    return trials_of(data)
+
+
+def read_statuses(fs: pafs.FileSystem, root: str) -> dict[str, str]:
+    """Trial id -> status from Tune's newest experiment state; {} when there is none."""
+    return {trial_id: trial["status"] for trial_id, trial in read_trials(fs, root).items()}
 
 
 def experiment_path(name_or_path: str, storage: str | None = None) -> Path:

@@ -393,6 +393,7 @@ def status_counts(results: ResultSet) -> dict[str, int]:
     """Trials by status, grid points not yet started counted as PENDING."""
     counts = results.trials["status"].value_counts().to_dict()
     expected = results.manifest.get("trials")
-    if expected:
+    searching = ((results.manifest.get("spec") or {}).get("search") or {}).get("method")
+    if expected and searching != "frontier":  # a frontier search never runs the whole grid
         counts["PENDING"] = counts.get("PENDING", 0) + max(0, expected - len(results.trials))
     return {s: int(counts.get(s, 0)) for s in STATUSES if counts.get(s)}

@@ -345,6 +345,23 @@ def describe(spec: SweepSpec, grid: Grid) -> dict[str, Any]:
         "budget": spec.budget.model_dump(),
         "resources": spec.resources.model_dump(),
         "estimate_cpu_hours": sum(estimate_seconds(t) for t in grid.trials) / 3600,
+        "search": _describe_search(spec, grid),
+    }
+
+
+def _describe_search(spec: SweepSpec, grid: Grid) -> dict[str, Any] | None:
+    plan = spec.frontier_plan()
+    if plan is None:
+        return None
+    fewest, most = plan.search([t.model_dump() for t in grid.trials]).bounds()
+    return {
+        "axis": plan.axis,
+        "models": plan.model_fields,
+        "majority": plan.majority,
+        "lookahead": plan.lookahead,
+        "verify": plan.verify,
+        "fewest": fewest,
+        "most": most,
     }
 
 

@@ -114,6 +114,7 @@ def test_missing_file_is_a_config_error(tmp_path):
         ("notebook_recall", 18),
         ("notebook_sum_sign", 18),
         ("gap_scan", 216),
+        ("frontier_scan", 216),
         ("gpu_cluster", 2700),
     ],
 )
@@ -129,3 +130,58 @@ def test_notebook_spec_covers_its_four_models():
     models = {(t.arch, t.clip_norm) for t in trials}
     assert {("rnn", None), ("lstm", None), ("gru", None), ("rnn", 1.0)} <= models
     assert {(t.gap, t.seq_len, t.hidden, t.lr) for t in trials} == {(50, 60, 64, 0.001)}
+
+
+def test_frontier_scan_is_gap_scan_searched():
+    scan = SweepSpec.from_yaml(SWEEPS / "gap_scan.yaml")
+    searched = SweepSpec.from_yaml(SWEEPS / "frontier_scan.yaml")
+    assert searched.expand().trials == scan.expand().trials
+    info = describe(searched, searched.expand())["search"]
+    assert info["axis"] == "gap" and info["models"] == ["arch", "clip_norm"]
+    # 6 models; a level is decided by 2 of 3 seeds, and verify decides one level more
+    assert (info["fewest"], info["most"]) == (6 * (2 + 2), 216)
+    assert describe(scan, scan.expand())["search"] is None
+
+
+SEARCH_SPEC = """
+name: s
+task: recall
+axes:
+  arch: [rnn]
+  gap: [2, 4]
+  seq_len: gap+3
+  seed: [0, 1, 2]
+search: {SEARCH}
+"""
+
+
+@pytest.mark.parametrize(
+    ("search", "match"),
+    [
+        ("{method: bisect}", "search.method"),
+        ("{method: frontier, axis: hidden}", "search.axis: 'hidden' is not allowed"),
+        ("{method: frontier, axis: seed}", "search.axis: 'seed' is not allowed"),
+        ("{method: frontier, axis: seq_len}", "expression of gap"),
+        ("{method: frontier, majority: 4}", "search.majority: 4 is not allowed"),
+        ("{method: frontier, majority: 0}", "search.majority"),
+        ("{method: frontier, lookahead: -1}", "search.lookahead"),
+        ("{method: frontier, verify: yes please}", "search.verify"),
+        ("{method: frontier, bogus: 1}", "search.bogus: unknown field"),
+    ],
+)
+def test_bad_search_settings_are_one_line_errors(search, match):
+    with pytest.raises(ConfigError, match=match) as info:
+        SweepSpec.from_text(SEARCH_SPEC.replace("{SEARCH}", search))
+    assert "\n" not in str(info.value)
+
+
+def test_a_search_axis_with_one_value_is_refused():
+    text = SEARCH_SPEC.replace("gap: [2, 4]", "gap: [2]").replace("{SEARCH}", "{method: frontier}")
+    with pytest.raises(ConfigError, match=r"search\.axis: gap has one value"):
+        SweepSpec.from_text(text)
+
+
+def test_default_majority_is_more_than_half_the_seeds():
+    spec = SweepSpec.from_text(SEARCH_SPEC.replace("{SEARCH}", "{method: frontier}"))
+    plan = spec.frontier_plan()
+    assert (plan.axis, plan.majority, plan.model_fields) == ("gap", 2, ["arch"])

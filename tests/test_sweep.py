@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from gradsweep.cli import main
@@ -108,6 +109,8 @@ def test_failing_and_diverging_trials_on_uri_storage_do_not_stop_the_sweep(ray_e
         TINY_SPEC.replace("hidden: 8", "train_size: -5"),
         TINY_SPEC.replace("gap+3", "gap^2"),
         TINY_SPEC.replace("task: recall", "task: sum_sign"),
+        TINY_SPEC + "search: {method: frontier, majority: 3}\n",  # 2 seeds
+        TINY_SPEC + "search: {method: frontier, axis: arch}\n".replace("arch", "lr"),
     ],
 )
 def test_bad_specs_exit_2_start_no_ray_and_write_nothing(text, tmp_path, monkeypatch, capsys):
@@ -142,7 +145,9 @@ def test_bad_names_are_refused(name, tmp_path, monkeypatch, capsys):
 def test_validate_prints_count_and_estimate(capsys):
     assert main(["validate", str(ROOT / "sweeps/gap_scan.yaml")]) == 0
     out = capsys.readouterr().out
-    assert "216 trials" in out and "CPU-hours" in out
+    assert "216 trials" in out and "CPU-hours" in out and "frontier search" not in out
+    assert main(["validate", str(ROOT / "sweeps/frontier_scan.yaml")]) == 0
+    assert "between 24 and 216 trials" in capsys.readouterr().out
 
 
 def test_unknown_experiment_exits_2(tmp_path, capsys):
@@ -158,3 +163,49 @@ def test_storage_uri_is_kept_whole_in_the_plan(tmp_path):
     plan = prepare(SweepSpec.from_text(TINY_SPEC), storage=f"file://{tmp_path}/out")
     assert plan.experiment == f"file://{tmp_path}/out/tiny"
     assert list(tmp_path.iterdir()) == []  # prepare writes nothing
+
+
+SEARCH_SPEC = """
+name: {name}
+task: recall
+axes:
+  arch: [rnn, gru]
+  gap: [1, 2, 4, 8, 16, 24]
+  seq_len: gap+2
+  seed: [0]
+fixed: {{hidden: 8, lr: 0.01, batch_size: 32, train_size: 512, val_size: 128, test_size: 128,
+        probe_size: 16}}
+budget: {{max_epochs: 3}}
+"""
+
+
+@pytest.mark.integration
+def test_frontier_search_finds_the_frontier_of_the_full_grid(ray_env, tmp_path):
+    """Trials are deterministic per config, so both runs see the same outcomes: the walk
+    must reach the same frontier while running only what it needs."""
+    from gradsweep.analysis import frontier
+
+    (tmp_path / "grid.yaml").write_text(SEARCH_SPEC.format(name="grid"))
+    (tmp_path / "walk.yaml").write_text(
+        SEARCH_SPEC.format(name="walk") + "search: {method: frontier, axis: gap}\n"
+    )
+    for name in ("grid", "walk"):
+        proc = gradsweep("launch", f"{name}.yaml", "--storage", "out", env=ray_env, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "(frontier search: 12 grid points)" in proc.stdout
+    grid = load_results(tmp_path / "out" / "grid").trials
+    walk = load_results(tmp_path / "out" / "walk").trials
+    assert len(grid) == 12 and set(walk["status"]) == {"TERMINATED"}
+    expected, found = frontier(grid).set_index("arch"), frontier(walk).set_index("arch")
+    assert found["frontier"].equals(expected["frontier"])
+    assert found["above"].equals(expected["above"])
+    # each model ran its levels up to and including the first failed one, nothing above
+    for arch, sub in walk.groupby("arch"):
+        failed = expected.loc[arch, "above"]
+        top = int(failed) if not pd.isna(failed) else int(grid["gap"].max())
+        assert sorted(sub["gap"]) == sorted(g for g in grid["gap"].unique() if g <= top)
+    assert len(walk) < len(grid)
+    proc = gradsweep("results", "walk", "--storage", "out", "--frontier", env=ray_env, cwd=tmp_path)
+    assert proc.returncode == 0 and "frontier" in proc.stdout and "not_run" in proc.stdout
+    proc = gradsweep("status", "walk", "--storage", "out", env=ray_env, cwd=tmp_path)
+    assert "PENDING" not in proc.stdout  # the points a walk skips are not pending work

@@ -17,13 +17,16 @@ from typing import Any
 
 import pyarrow.fs as pafs
 import ray
+from pydantic import ValidationError
 from ray import tune
 
 from gradsweep import experiment as layout
 from gradsweep.errors import ConfigError
-from gradsweep.spec import Grid, SweepSpec
+from gradsweep.frontier_search import FrontierSearch
+from gradsweep.spec import FrontierPlan, Grid, SweepSpec
 from gradsweep.sweep.manifest import manifest, nodes
 from gradsweep.sweep.progress import ProgressCallback, SweepProgress
+from gradsweep.sweep.searcher import FrontierSearcher
 from gradsweep.sweep.storage import check_name, check_storage_reach, resolve_storage
 from gradsweep.sweep.trainable import FAULT_ENV, WORKER_ENV, trainable_for
 
@@ -41,6 +44,7 @@ class SweepOutcome:
     failed: list[tuple[str, str]]  # (trial id, error file)
     workers: int  # distinct worker processes that ran trials
     interrupted: bool = False  # stopped (Ctrl-C) before every trial ended
+    grid: int | None = None  # a frontier search: the grid's size, of which `total` ran
 
 
 def start_ray(address: str | None, num_cpus: int | None = None) -> None:
@@ -77,6 +81,7 @@ class Plan:
     gpus: float
     address: str | None = None
     max_concurrent: int | None = None
+    frontier: FrontierPlan | None = None  # a frontier search instead of the whole grid
 
 
 def prepare(
@@ -117,7 +122,10 @@ def prepare(
         raise ConfigError(f"--gpus-per-trial: {gpus} is not allowed: must be >= 0", "gpus")
     threads = max(1, int(cpus))
     configs = [{**t.model_dump(), "threads": threads} for t in grid.trials]
-    return Plan(spec, grid, name, storage, experiment, configs, cpus, gpus, address, max_concurrent)
+    return Plan(
+        spec, grid, name, storage, experiment, configs, cpus, gpus, address, max_concurrent,
+        frontier=spec.frontier_plan(),
+    )  # fmt: skip
 
 
 def run(plan: Plan, on_progress: OnProgress = None) -> SweepOutcome:
@@ -138,14 +146,21 @@ def run(plan: Plan, on_progress: OnProgress = None) -> SweepOutcome:
         raise
     with DriverLog(plan.experiment):
         results = tuner.fit()
-    return _outcome(results, plan.experiment, len(plan.configs))
+    grid = len(plan.configs) if plan.frontier is not None else None
+    return _outcome(results, plan.experiment, len(plan.configs), grid)
 
 
 def _tuner(plan: Plan, on_progress: OnProgress) -> tune.Tuner:
+    if plan.frontier is None:
+        space, searching = {"trial": tune.grid_search(plan.configs)}, {}
+    else:
+        searcher = FrontierSearcher(plan.frontier.search(plan.configs), plan.experiment)
+        space, searching = {}, {"search_alg": searcher, "num_samples": len(plan.configs)}
     return tune.Tuner(
         trainable_for(plan.experiment, plan.cpus, plan.gpus),
-        param_space={"trial": tune.grid_search(plan.configs)},
+        param_space=space,
         tune_config=tune.TuneConfig(
+            **searching,
             max_concurrent_trials=plan.max_concurrent,
             reuse_actors=True,
             trial_dirname_creator=lambda trial: trial.trial_id,
@@ -204,10 +219,12 @@ class ResumePlan:
     cpus: float
     gpus: float
     address: str | None = None
+    searching: bool = False  # a frontier search: `total` is what ran so far
+    search_done: bool = True  # a frontier search whose walk has ended
 
     @property
     def nothing_to_do(self) -> bool:
-        return self.finished >= self.total
+        return self.finished >= self.total and self.search_done
 
 
 def prepare_resume(experiment: str, address: str | None = None) -> ResumePlan:
@@ -224,15 +241,34 @@ def prepare_resume(experiment: str, address: str | None = None) -> ResumePlan:
     statuses = layout.read_statuses(fs, root)
     finished = sum(1 for status in statuses.values() if status == "TERMINATED")
     resources = info.get("resources", {})
+    search = _recorded_search(info, experiment)
     return ResumePlan(
         experiment=experiment,
         name=experiment.rstrip("/").rsplit("/", 1)[-1],
-        total=int(info.get("trials", len(statuses))),
+        total=len(statuses) if search else int(info.get("trials", len(statuses))),
         finished=finished,
         cpus=float(resources.get("cpus_per_trial", 1)),
         gpus=float(resources.get("gpus_per_trial", 0)),
         address=address,
+        searching=search is not None,
+        search_done=search is None or search.finished,
     )
+
+
+def _recorded_search(info: dict[str, Any], experiment: str) -> FrontierSearch | None:
+    """A frontier search's walk as the experiment's records leave it (None for a grid)."""
+    try:
+        spec = SweepSpec.model_validate(info.get("spec") or {})
+        plan = spec.frontier_plan()
+    except (ValidationError, ConfigError):  # a manifest from elsewhere: resumed as a grid
+        return None
+    if plan is None:
+        return None
+    threads = max(1, int(float(info.get("resources", {}).get("cpus_per_trial", 1))))
+    configs = [{**t.model_dump(), "threads": threads} for t in spec.expand().trials]
+    searcher = FrontierSearcher(plan.search(configs), experiment)
+    searcher.sync_with_records(set_aside=False)
+    return searcher.search
 
 
 def resume(plan: ResumePlan, on_progress: OnProgress = None) -> SweepOutcome:
@@ -253,12 +289,26 @@ def resume(plan: ResumePlan, on_progress: OnProgress = None) -> SweepOutcome:
     for callback in tuner._local_tuner.get_run_config().callbacks or []:
         if isinstance(callback, ProgressCallback):
             callback.restart(on_progress, done)
+    searcher = tuner._local_tuner._tune_config.search_alg
+    while searcher is not None and not isinstance(searcher, FrontierSearcher):
+        searcher = getattr(searcher, "searcher", None)
+    if searcher is not None:
+        # Tune restores the searcher's saved state only if it saved one; either way the
+        # walk is brought up to the trials' own records before anything is suggested.
+        searcher.sync_with_records()
     with DriverLog(plan.experiment):
         results = tuner.fit()
+    if plan.searching:
+        return _outcome(results, plan.experiment, len(results), _grid_size(plan.experiment))
     return _outcome(results, plan.experiment, plan.total)
 
 
-def _outcome(results, experiment: str, total: int) -> SweepOutcome:
+def _grid_size(experiment: str) -> int | None:
+    fs, root = layout.filesystem(experiment)
+    return (layout.read_json(fs, f"{root}/{layout.MANIFEST}") or {}).get("trials")
+
+
+def _outcome(results, experiment: str, total: int, grid: int | None = None) -> SweepOutcome:
     """Counts from Tune's saved experiment state: after an interruption the ResultGrid
     counts unfinished trials as terminated (measured with Ray 2.60), the saved state does not."""
     failed, diverged, workers = [], 0, set()
@@ -272,6 +322,8 @@ def _outcome(results, experiment: str, total: int) -> SweepOutcome:
             workers.add((metrics.get("node"), metrics["pid"]))
     fs, root = layout.filesystem(experiment)
     statuses = layout.read_statuses(fs, root)
+    if grid is not None:  # a frontier search: what ran is the total
+        total = len(statuses)
     terminated = sum(1 for status in statuses.values() if status == "TERMINATED")
     errored = {t for t, status in statuses.items() if status == "ERROR"}
     failed = [(t, f) for t, f in failed if t in errored]
@@ -283,4 +335,5 @@ def _outcome(results, experiment: str, total: int) -> SweepOutcome:
         failed=failed,
         workers=len(workers),
         interrupted=terminated + len(failed) < total,
+        grid=grid,
     )
