@@ -37,6 +37,7 @@ def trainable(config: dict[str, Any], experiment: str) -> None:
     _quiet_worker()
     cfg = TrialConfig(**config["trial"])
     store = TrialStore(experiment, tune.get_context().get_trial_id())
+    store.keep_config(config)
     finished = store.final()
     if finished is not None:
         tune.report(finished)
@@ -85,6 +86,15 @@ class TrialStore:
             "pid": os.getpid(),
             "resources": context.get_assigned_resources(),  # what Ray granted this trial
         }
+
+    def keep_config(self, config: dict[str, Any]) -> None:
+        """Write the trial's `params.json` unless Tune has: Tune writes it from the driver,
+        which may die before it does (seen with Ray 2.60: finished trials without one), and
+        a trial's records must say which config they belong to."""
+        path = f"{self.directory}/{layout.PARAMS}"
+        if self.fs.get_file_info(path).type == pafs.FileType.NotFound:
+            self.fs.create_dir(self.directory, recursive=True)
+            layout.write_atomic(self.fs, path, json.dumps(config))
 
     def final(self) -> dict[str, Any] | None:
         """The last row of a trial that finished before, or None."""

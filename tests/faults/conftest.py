@@ -48,7 +48,7 @@ def epochs_of(trial_dir: Path) -> list[dict]:
 
 
 def trial_dirs(experiment: Path) -> list[Path]:
-    return sorted(p for p in experiment.glob("*_*") if p.is_dir())
+    return sorted(p.parent for p in experiment.glob("*/params.json"))
 
 
 class Driver:

@@ -118,3 +118,49 @@ def test_second_ctrl_c_exits_at_once(run_env):
     driver.signal(signal.SIGINT)
     code, _, err = driver.wait(timeout=30)
     assert code == 130 and "Traceback" not in err
+
+
+WALK_SPEC = """
+name: {name}
+task: recall
+axes:
+  arch: [rnn, gru]
+  gap: [1, 2, 4, 8, 16, 24]
+  seq_len: gap+2
+  seed: [0]
+fixed: {{hidden: 8, lr: 0.01, batch_size: 32, train_size: 1024, val_size: 128, test_size: 128,
+        probe_size: 16}}
+budget: {{max_epochs: 3}}
+search: {{method: frontier, axis: gap}}
+"""
+
+
+def test_killed_driver_mid_search_then_resume_reaches_the_same_frontier(run_env):
+    from gradsweep.analysis import frontier
+
+    start, cwd = run_env
+    for name in ("walk", "whole"):
+        (cwd / f"{name}.yaml").write_text(WALK_SPEC.format(name=name))
+    experiment = cwd / "results" / "walk"
+    driver = start("launch", "walk.yaml")
+    wait_for(lambda: len(list(experiment.glob("*/final.json"))) >= 2, what="two finished trials")
+    driver.kill_all()
+    finished = {p.parent.name: p.read_text() for p in experiment.glob("*/final.json")}
+    rows_before = {t.name: len(epochs_of(t)) for t in trial_dirs(experiment)}
+    code, out, err = start("resume", "walk").wait(timeout=300)
+    assert code == 0, err[-2000:]
+    for trial_id, text in finished.items():  # finished trials were not run again
+        assert (experiment / trial_id / "final.json").read_text() == text
+        assert len(epochs_of(experiment / trial_id)) == rows_before[trial_id]
+    code, _, err = start("launch", "whole.yaml").wait(timeout=300)
+    assert code == 0, err[-2000:]
+    resumed = load_results(experiment).trials
+    whole = load_results(cwd / "results" / "whole").trials
+    configs = resumed[["arch", "gap"]].astype(str).agg("/".join, axis=1)
+    assert configs.is_unique  # no config ran twice under two trial ids
+    assert set(resumed["status"]) == {"TERMINATED"}
+    assert sorted(configs) == sorted(whole[["arch", "gap"]].astype(str).agg("/".join, axis=1))
+    got, want = frontier(resumed).set_index("arch"), frontier(whole).set_index("arch")
+    assert got["frontier"].equals(want["frontier"]) and got["above"].equals(want["above"])
+    code, out, _ = start("resume", "walk").wait()
+    assert code == 0 and "nothing to do" in out
