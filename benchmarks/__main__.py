@@ -25,7 +25,7 @@ def main() -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from benchmarks import bench_notebook, bench_step, bench_sweep
+    from benchmarks import bench_frontier, bench_notebook, bench_step, bench_sweep
 
     console = Console(stderr=True)
     rows: list[Row] = []
@@ -36,6 +36,7 @@ def main() -> int:
         ("against the notebook's loop", bench_notebook.against_notebook),
         ("sweep scaling and memory", bench_sweep.sweep_scaling),
         ("results loading", _results_loading),
+        ("frontier search vs grid", bench_frontier.frontier_vs_grid),
     ]
     only = set(sys.argv[1:])
     for name, stage in stages:

@@ -125,7 +125,10 @@ def heatmap(trials: pd.DataFrame, metric: str = "test_acc") -> Figure:
         ax.set_yticks(range(len(models)), _row_labels(models, rows))
         ax.set_xlabel(f"{x} (time steps)")
         title = ", ".join(f"{c} {v}" for c, v in zip(panels, key, strict=True))
-        ax.set_title(f"{label}{' — ' + title if title else ''} (mean over seeds)", fontsize=10)
+        missing = "; grey: not run or no value" if np.isnan(grid).any() else ""
+        ax.set_title(
+            f"{label}{' — ' + title if title else ''} (mean over seeds{missing})", fontsize=10
+        )
         ax.set_facecolor("#dddddd")  # missing cells read as grey, not as a colour
     fig.colorbar(image, ax=axes[:, 0].tolist(), label=label + (" (log scale)" if log else ""))
     return fig

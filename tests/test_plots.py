@@ -80,3 +80,11 @@ def test_hidden_is_a_facet_when_swept():
     both = __import__("pandas").concat([trials, wide.assign(trial_id=wide.trial_id + "h")])
     assert analysis.facets(both) == ["hidden"]
     assert len([a for a in plots.heatmap(both, "test_acc").axes if a.get_xlabel()]) == 2
+
+
+def test_heatmap_says_grey_cells_did_not_run(tables):
+    trials = tables[0]
+    walked = trials[~((trials["arch"] == "rnn") & (trials["gap"] > 20))]  # a walk stopped early
+    title = plots.heatmap(walked, "test_acc").axes[0].get_title()
+    assert "grey: not run" in title
+    assert "grey" not in plots.heatmap(trials, "test_acc").axes[0].get_title()
