@@ -214,7 +214,7 @@ def write_report(results: ResultSet, out_dir: str | os.PathLike) -> Report:
     out.mkdir(parents=True, exist_ok=True)
     trials, epochs = results.trials, results.epochs
     done = trials[trials["status"] == "TERMINATED"]
-    expected = results.manifest.get("trials")
+    expected = results.expected_trials
     report = Report(str(out), findings(trials, expected), pd.DataFrame())
     sections: list[tuple[str, str]] = []
     if not done.empty:
@@ -256,6 +256,17 @@ def _grid_lines(results: ResultSet) -> list[str]:
     return lines or ["- (no manifest: grid unknown)"]
 
 
+def _cell(value) -> str:
+    """A table cell: missing as '-', shares and intervals to 3 significant figures."""
+    if isinstance(value, str):
+        return value
+    if pd.isna(value):
+        return "-"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.3g}"
+    return str(int(value)) if isinstance(value, float) else str(value)
+
+
 def _frontier_markdown(frontier: pd.DataFrame) -> str:
     if frontier.empty:
         return "(no finished trials)"
@@ -263,6 +274,7 @@ def _frontier_markdown(frontier: pd.DataFrame) -> str:
     if "clip_norm" in frame:
         frame["clip_norm"] = frame["clip_norm"].map(lambda v: "off" if pd.isna(v) else f"{v:g}")
     frame["frontier"] = frame["frontier"].map(lambda v: "none" if pd.isna(v) else str(int(v)))
+    frame = frame.map(_cell)
     header = "| " + " | ".join(frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
     rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
@@ -309,7 +321,9 @@ def _html(results: ResultSet, report: Report, sections) -> str:
     ]
     frontier = report.frontier
     body.append(
-        frontier.to_html(index=False, na_rep="none") if not frontier.empty else "<p>none</p>"
+        frontier.to_html(index=False, na_rep="-", float_format=lambda v: f"{v:.3g}")
+        if not frontier.empty
+        else "<p>none</p>"
     )
     for title, stem in sections:
         data = base64.b64encode(Path(report.directory, f"{stem}.png").read_bytes()).decode()

@@ -61,6 +61,13 @@ class ResultSet:
     manifest: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def expected_trials(self) -> int | None:
+        """The grid's size from the manifest; None for a frontier search, which never
+        means to run the whole grid."""
+        search = (self.manifest.get("spec") or {}).get("search") or {}
+        return None if search.get("method") == "frontier" else self.manifest.get("trials")
+
+    @property
     def profiles(self) -> pd.DataFrame:
         """One row per trial, epoch and input position (epoch 0 = before training)."""
         if self._profiles is None:
@@ -392,8 +399,7 @@ def load_results(name_or_path: str | os.PathLike, storage: str | None = None) ->
 def status_counts(results: ResultSet) -> dict[str, int]:
     """Trials by status, grid points not yet started counted as PENDING."""
     counts = results.trials["status"].value_counts().to_dict()
-    expected = results.manifest.get("trials")
-    searching = ((results.manifest.get("spec") or {}).get("search") or {}).get("method")
-    if expected and searching != "frontier":  # a frontier search never runs the whole grid
+    expected = results.expected_trials
+    if expected:
         counts["PENDING"] = counts.get("PENDING", 0) + max(0, expected - len(results.trials))
     return {s: int(counts.get(s, 0)) for s in STATUSES if counts.get(s)}

@@ -153,6 +153,8 @@ def test_status_counts_include_points_not_started(legacy):
     assert status_counts(rs) == {"TERMINATED": 8, "ERROR": 4}
     rs.manifest["trials"] = 15
     assert status_counts(rs) == {"TERMINATED": 8, "ERROR": 4, "PENDING": 3}
+    rs.manifest["spec"]["search"] = {"method": "frontier"}  # a walk skips points on purpose
+    assert status_counts(rs) == {"TERMINATED": 8, "ERROR": 4} and rs.expected_trials is None
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "json", "parquet"])
