@@ -21,7 +21,7 @@ from rich.table import Table
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from gradsweep import config as config_module
-from gradsweep.config import TrialConfig
+from gradsweep.config import TrialConfig, estimate_memory_bytes
 from gradsweep.errors import ConfigError
 from gradsweep.records import strict_json
 
@@ -210,14 +210,28 @@ def train(
 
 
 def _parse_options(values: dict[str, Any]) -> TrialConfig:
-    """TrialConfig from `train`'s options; an error names the option, not the field."""
+    """TrialConfig from `train`'s options; an error names the option, not the field. A
+    trial whose memory estimate exceeds this machine's memory is refused too."""
     try:
-        return TrialConfig.parse(values)
+        cfg = TrialConfig.parse(values)
     except ConfigError as exc:
         if exc.field in values:
             option = "--epochs" if exc.field == "max_epochs" else "--" + exc.field.replace("_", "-")
             raise ConfigError(str(exc).replace(exc.field, option, 1), option) from None
         raise
+    need, have = estimate_memory_bytes(cfg), _machine_memory()
+    if need > have:
+        raise ConfigError(
+            f"memory: this trial may need about {need / 2**30:,.1f} GiB, more than this "
+            f"machine's {have / 2**30:,.1f} GiB; make --train-size, --seq-len or --hidden smaller",
+            "memory",
+        )
+    return cfg
+
+
+def _machine_memory() -> float:
+    """This machine's physical memory in bytes."""
+    return float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -243,6 +257,13 @@ DEFAULT_STORAGE = "results"
 
 def _storage(value: str | None) -> str:
     return value or os.environ.get("GRADSWEEP_STORAGE") or DEFAULT_STORAGE
+
+
+def _hours(hours: float) -> str:
+    """Plain numbers: '0.0021', '14', '3,000' (two significant figures)."""
+    if hours >= 10:
+        return f"{float(f'{hours:.2g}'):,.0f}"
+    return f"{hours:.2g}"
 
 
 @app.command()
@@ -276,8 +297,13 @@ def validate(
         shown = ", ".join(f"gap {p['gap']}/seq_len {p['seq_len']}" for p in info["skipped"])
         out.print(f"skipped {len(info['skipped'])} infeasible point(s): {shown}")
     out.print(
-        f"estimate: at most {info['estimate_cpu_hours']:.2g} CPU-hours if no trial stops early "
+        f"estimate: at most about {_hours(info['estimate_cpu_hours'])} CPU-hours if no trial "
+        "stops early "
         "(measured rates on a 2-core x86 CPU; early stops make it shorter)"
+    )
+    out.print(
+        f"memory: at most about {info['memory_bytes'] / 2**30:,.1f} GiB per trial "
+        "(TensorFlow's base, data, weights, optimizer and activations)"
     )
     search = info["search"]
     if search:
@@ -307,7 +333,14 @@ def launch(
     max_concurrent: Annotated[
         int | None, typer.Option(min=1, help="At most this many trials at once.")
     ] = None,
-    yes: Annotated[bool, typer.Option("--yes", help="Run grids larger than max_trials.")] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            help="Run grids larger than max_trials, and trials that seem not to fit any node "
+            "(memory estimate; on a cluster, for an autoscaler to add one).",
+        ),
+    ] = False,
 ) -> int:
     """Run a spec's grid as Ray Tune trials (embedded local Ray unless --address)."""
     from gradsweep.spec import SweepSpec

@@ -30,35 +30,42 @@ RecurrentInit = Literal["orthogonal", "glorot_uniform", "identity", "random_norm
 VARIABLE_GROUPS = ("input_kernel", "recurrent_kernel", "bias", "head")
 
 DEFAULT_RECALL_GAP = 10
+# TensorFlow indexes tensors with int32: sizes beyond it cannot be gathered or sliced.
+INT32_MAX = 2**31 - 1
 
 
 class TrialConfig(BaseModel):
     """Everything that defines one trial. Frozen; unknown fields are rejected."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a YAML `true` is not the integer 1, nor "3" the integer 3
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     task: Task = "recall"
     arch: Arch = "rnn"
     hidden: int = Field(32, ge=1, le=4096)
     seq_len: int = Field(20, ge=1, le=100_000)
-    gap: int | None = Field(None, ge=0, description=f"recall only; {DEFAULT_RECALL_GAP} if absent")
+    gap: int | None = Field(
+        None, ge=0, le=100_000, description=f"recall only; {DEFAULT_RECALL_GAP} if absent"
+    )
     scale: float = Field(10.0, gt=0, allow_inf_nan=False, description="sum_sign input std")
     recurrent_init: RecurrentInit = "orthogonal"
     clip_norm: float | None = Field(
         None, gt=0, allow_inf_nan=False, description="global-norm clipping; None = off"
     )
     lr: float = Field(1e-3, gt=0, allow_inf_nan=False)
-    batch_size: int = Field(64, ge=1)
-    train_size: int = Field(4096, ge=1)
-    val_size: int = Field(1024, ge=1)
-    test_size: int = Field(2048, ge=1)
+    batch_size: int = Field(64, ge=1, le=INT32_MAX)
+    train_size: int = Field(4096, ge=1, le=INT32_MAX)
+    val_size: int = Field(1024, ge=1, le=INT32_MAX)
+    test_size: int = Field(2048, ge=1, le=INT32_MAX)
     seed: int = Field(0, ge=0, lt=2**32)
-    max_epochs: int = Field(20, ge=1)
+    max_epochs: int = Field(20, ge=1, le=1_000_000)
     solve_threshold: float = Field(0.99, gt=0.5, le=1.0)
-    probe_size: int = Field(256, ge=1)
-    checkpoint_every: int = Field(1, ge=1)
+    probe_size: int = Field(256, ge=1, le=INT32_MAX)
+    checkpoint_every: int = Field(1, ge=1, le=1_000_000)
     diagnostics: bool = True
-    threads: int | None = Field(None, ge=1, description="TensorFlow CPU threads; None = TF's")
+    threads: int | None = Field(
+        None, ge=1, le=1024, description="TensorFlow CPU threads; None = TF's"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -66,6 +73,8 @@ class TrialConfig(BaseModel):
         recall = isinstance(data, dict) and data.get("task", "recall") == "recall"
         if recall and data.get("gap") is None:
             data = {**data, "gap": DEFAULT_RECALL_GAP}
+        if isinstance(data, dict) and "train_size" not in data:  # so it is checked against
+            data = {**data, "train_size": cls.model_fields["train_size"].default}  # batch_size
         return data
 
     @field_validator("gap")
@@ -75,6 +84,16 @@ class TrialConfig(BaseModel):
         if "task" in info.data and "seq_len" in info.data:
             tasks.check_task(info.data["task"], info.data["seq_len"], gap)
         return gap
+
+    @field_validator("train_size")
+    @classmethod
+    def _holds_a_batch(cls, train_size: int, info: ValidationInfo) -> int:
+        batch_size = info.data.get("batch_size")
+        if batch_size is not None and batch_size > train_size:
+            raise ValueError(
+                f"smaller than batch_size {batch_size}; a batch is drawn from the training set"
+            )
+        return train_size
 
     @classmethod
     def parse(cls, values: dict[str, Any], where: str = "") -> TrialConfig:
@@ -92,3 +111,23 @@ class TrialConfig(BaseModel):
 
 # The config fields a results table shows: `threads` is how a trial ran, not what it was.
 TABLE_FIELDS = tuple(name for name in TrialConfig.model_fields if name != "threads")
+
+
+# Gate blocks per recurrent cell: SimpleRNN 1, LSTM 4 (i, f, c, o), GRU 3 (z, r, h).
+_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+# A trial worker's resident memory before its data and model: TensorFlow and Ray's worker,
+# measured at 968-1,115 MiB peak in `make bench`, rounded up.
+WORKER_BASE_BYTES = 1.2 * 2**30
+
+
+def estimate_memory_bytes(cfg: TrialConfig) -> float:
+    """A rough upper bound of one trial's memory: TensorFlow's base, the data (float32
+    inputs; the training set twice, as numpy and as a tensor), weights with their gradients
+    and Adam's two moments, and the activations kept for backpropagation through the
+    largest batch (training or probe), about three values per gate unit per step."""
+    units = _GATES[cfg.arch] * cfg.hidden
+    weights = units * (1 + cfg.hidden + 2) + cfg.hidden + 1
+    sequences = 2 * cfg.train_size + cfg.val_size + cfg.test_size + cfg.probe_size
+    data = 4.0 * cfg.seq_len * sequences
+    activations = 4.0 * 3 * units * cfg.seq_len * max(cfg.batch_size, cfg.probe_size)
+    return WORKER_BASE_BYTES + data + 4.0 * 4 * weights + activations

@@ -25,7 +25,7 @@ from pydantic import (
     field_validator,
 )
 
-from gradsweep.config import TrialConfig
+from gradsweep.config import TrialConfig, estimate_memory_bytes
 from gradsweep.errors import ConfigError, from_validation_error
 from gradsweep.frontier_search import FrontierSearch
 
@@ -34,6 +34,8 @@ DEPENDENCY_GAP_TASKS = ("recall",)
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"
 # Fields a spec may not sweep or fix: the budget has its own section, threads follow resources.
 NOT_SPEC_FIELDS = {"max_epochs", "solve_threshold", "threads"}
+# The only fields where null means something (clipping off); everywhere else it is refused.
+NULL_MEANS_OFF = ("clip_norm",)
 SPEC_FIELDS = [f for f in TrialConfig.model_fields if f not in NOT_SPEC_FIELDS]
 
 # seq_len as an integer expression of gap: gap, gap+K, gap-K, K*gap, gap*K, K*gap+M.
@@ -59,15 +61,16 @@ def parse_seq_len(expr: str) -> tuple[int, int]:
 
 
 class Budget(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    max_epochs: int = Field(40, ge=1)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    max_epochs: int = Field(40, ge=1, le=1_000_000)
     solve_threshold: float = Field(0.99, gt=0.5, le=1.0)
 
 
 class Resources(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    cpus_per_trial: float = Field(1.0, gt=0)
-    gpus_per_trial: float = Field(0.0, ge=0)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # Bounds of a single Ray node as built today, not of a cluster.
+    cpus_per_trial: float = Field(1.0, gt=0, le=1024, allow_inf_nan=False)
+    gpus_per_trial: float = Field(0.0, ge=0, le=64, allow_inf_nan=False)
 
 
 class Search(BaseModel):
@@ -112,9 +115,9 @@ class SweepSpec(BaseModel):
     fixed: dict[str, Any] = Field(default_factory=dict)
     budget: Budget = Budget()
     resources: Resources = Resources()
-    max_failures: int = Field(2, ge=0, le=100)
-    skip_infeasible: bool = False
-    max_trials: int = Field(100_000, ge=1)
+    max_failures: StrictInt = Field(2, ge=0, le=100)
+    skip_infeasible: StrictBool = False
+    max_trials: StrictInt = Field(100_000, ge=1, le=10_000_000)
     search: Search = Search()
 
     @field_validator("axes")
@@ -269,8 +272,14 @@ def _check_values(spec: SweepSpec) -> None:
             field = TrialConfig.model_fields[key]
             adapter = TypeAdapter(Annotated[field.annotation, field])
             for item in value if section == "axes" else [value]:
-                try:
-                    adapter.validate_python(item, strict=not isinstance(item, int | float))
+                if item is None and key not in NULL_MEANS_OFF:
+                    raise ConfigError(
+                        f"{section}.{key}: null is not allowed: only "
+                        f"{', '.join(NULL_MEANS_OFF)} takes null (meaning off)",
+                        f"{section}.{key}",
+                    )
+                try:  # strict: a YAML `true` is not 1, a string is not a number
+                    adapter.validate_python(item, strict=True)
                 except ValidationError as err:
                     raise from_validation_error(err, f"{section}.{key}") from None
 
@@ -345,6 +354,7 @@ def describe(spec: SweepSpec, grid: Grid) -> dict[str, Any]:
         "budget": spec.budget.model_dump(),
         "resources": spec.resources.model_dump(),
         "estimate_cpu_hours": sum(estimate_seconds(t) for t in grid.trials) / 3600,
+        "memory_bytes": max(estimate_memory_bytes(t) for t in grid.trials),
         "search": _describe_search(spec, grid),
     }
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -84,6 +85,12 @@ def test_trials_run_on_both_worker_nodes(cluster, tmp_path):
     assert set(trials["node"]) == alive_worker_ids(cluster)  # both, and never the head
     manifest = json.loads((tmp_path / "out" / "multi" / "gradsweep.json").read_text())
     assert len(manifest["nodes"]) == 3
+    # a trial no live node can hold is said within seconds instead of waiting forever
+    started = time.monotonic()
+    code, _, err = launch(cluster, tmp_path, "--name", "big", "--cpus-per-trial", "2").wait()
+    assert code == 2 and "no live node can hold a trial" in err, err[-2000:]
+    assert len(err.strip().splitlines()) == 1 and time.monotonic() - started < 60
+    assert not (tmp_path / "out" / "big").exists()
 
 
 @pytest.mark.integration

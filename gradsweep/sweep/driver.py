@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from ray import tune
 
 from gradsweep import experiment as layout
+from gradsweep.config import estimate_memory_bytes
 from gradsweep.errors import ConfigError
 from gradsweep.frontier_search import FrontierSearch
 from gradsweep.spec import FrontierPlan, Grid, SweepSpec
@@ -82,6 +83,8 @@ class Plan:
     address: str | None = None
     max_concurrent: int | None = None
     frontier: FrontierPlan | None = None  # a frontier search instead of the whole grid
+    memory: float = 0.0  # the largest trial's estimated bytes
+    yes: bool = False  # run even where a trial seems not to fit (an autoscaler may help)
 
 
 def prepare(
@@ -120,18 +123,78 @@ def prepare(
         raise ConfigError(f"--cpus-per-trial: {cpus} is not allowed: must be > 0", "cpus")
     if gpus < 0:
         raise ConfigError(f"--gpus-per-trial: {gpus} is not allowed: must be >= 0", "gpus")
+    memory = max(estimate_memory_bytes(t) for t in grid.trials)
+    if address is None:
+        _check_fits_here(cpus, gpus, memory, yes)
     threads = max(1, int(cpus))
     configs = [{**t.model_dump(), "threads": threads} for t in grid.trials]
     return Plan(
         spec, grid, name, storage, experiment, configs, cpus, gpus, address, max_concurrent,
-        frontier=spec.frontier_plan(),
+        frontier=spec.frontier_plan(), memory=memory, yes=yes,
     )  # fmt: skip
+
+
+def _machine() -> tuple[int, int, float]:
+    """This machine's CPUs, GPUs (as Ray would count them) and memory in bytes."""
+    from ray._private.accelerators import NvidiaGPUAcceleratorManager
+
+    gpus = NvidiaGPUAcceleratorManager.get_current_node_num_accelerators()
+    memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return os.cpu_count() or 1, gpus, float(memory)
+
+
+def _check_fits_here(cpus: float, gpus: float, memory: float, yes: bool) -> None:
+    """On the embedded Ray, a trial that this machine cannot hold is refused before Ray
+    starts: Ray would keep it pending forever without a word."""
+    have_cpus, have_gpus, have_memory = _machine()
+    if cpus > have_cpus:
+        raise ConfigError(
+            f"--cpus-per-trial: {cpus:g} is not allowed: this machine has {have_cpus} CPU(s)",
+            "cpus",
+        )
+    if gpus > have_gpus:
+        raise ConfigError(
+            f"--gpus-per-trial: {gpus:g} is not allowed: this machine has {have_gpus} GPU(s) "
+            "that Ray can use",
+            "gpus",
+        )
+    if memory > have_memory and not yes:
+        raise ConfigError(
+            f"memory: a trial may need about {memory / 2**30:.1f} GiB, more than this "
+            f"machine's {have_memory / 2**30:.1f} GiB; make the sizes smaller or pass --yes",
+            "memory",
+        )
+
+
+def _check_fits_cluster(plan: Plan) -> None:
+    """On a cluster, say within seconds when no live node can hold one trial (Ray would
+    wait forever); an autoscaler may still add one, which `--yes` says to wait for."""
+    alive = nodes()
+    fits = [
+        n
+        for n in alive
+        if n["resources"].get("CPU", 0) >= plan.cpus
+        and n["resources"].get("GPU", 0) >= plan.gpus
+        and n["resources"].get("memory", float("inf")) >= plan.memory
+    ]
+    if fits or plan.yes:
+        return
+    largest = max(alive, key=lambda n: n["resources"].get("CPU", 0), default=None)
+    shown = {k: largest["resources"].get(k, 0) for k in ("CPU", "GPU")} if largest else {}
+    raise ConfigError(
+        f"resources: no live node can hold a trial ({plan.cpus:g} CPU, {plan.gpus:g} GPU, "
+        f"~{plan.memory / 2**30:.1f} GiB; the largest has {shown}); pass --yes to wait for "
+        "an autoscaler to add one",
+        "resources",
+    )
 
 
 def run(plan: Plan, on_progress: OnProgress = None) -> SweepOutcome:
     """Create the experiment, start or join Ray, run every trial and wait for them."""
     if not ray.is_initialized():
         start_ray(plan.address)
+    if plan.address is not None:
+        _check_fits_cluster(plan)
     check_storage_reach(plan.storage)
     fs, path = layout.filesystem(plan.experiment)
     fs.create_dir(path, recursive=True)

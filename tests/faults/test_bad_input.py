@@ -3,7 +3,9 @@ traceback, no Ray, nothing written, no code executed. In process, no subprocess 
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -247,3 +249,43 @@ def test_bad_train_options_are_one_line_errors(option):
     assert code == 2, (option, err)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err
+
+
+STRICT_CASES = [
+    ("axes:\n  arch: [rnn]\n  gap: [true, 6]\n  seq_len: gap+4\n", "axes.gap: True is not allowed"),
+    ("axes:\n  arch: [rnn]\n  gap: [null, 6]\n  seq_len: gap+4\n", "axes.gap: null is not allowed"),
+    ("axes: {arch: [rnn], gap: [2]}\nfixed: {test_size: true}\n", "fixed.test_size: True"),
+    ("axes: {arch: [rnn], gap: [2]}\nfixed: {batch_size: 1180591620717411303424}\n", "batch_size"),
+    ("axes: {arch: [rnn], gap: [2]}\nfixed: {train_size: 100000000000}\n", "train_size"),
+    ("axes: {arch: [rnn], gap: [2]}\nresources: {gpus_per_trial: true}\n", "gpus_per_trial"),
+    (
+        "axes: {arch: [rnn], gap: [2]}\nresources: {gpus_per_trial: 1180591620717411303424}\n",
+        "gpus",
+    ),
+    ("axes: {arch: [rnn], gap: [2]}\nfixed: {batch_size: 128, train_size: 64}\n", "batch_size 128"),
+]
+
+
+def test_input_that_validated_before_is_refused_in_one_line(tmp_path):
+    for body, match in STRICT_CASES:
+        path = tmp_path / "spec.yaml"
+        path.write_text("name: strict\ntask: recall\n" + body)
+        code, err = _run(["validate", str(path)])
+        assert code == 2 and match in err, (body, err)
+        assert len(err.strip().splitlines()) == 1 and err.startswith("error: ")
+
+
+def test_a_trial_this_machine_cannot_hold_is_refused_before_ray(tmp_path, monkeypatch):
+    from ray._private.accelerators import NvidiaGPUAcceleratorManager
+
+    monkeypatch.chdir(tmp_path)
+    smoke = str(Path(__file__).parent.parent.parent / "sweeps" / "smoke.yaml")
+    gpus = NvidiaGPUAcceleratorManager.get_current_node_num_accelerators()
+    code, err = _run(["launch", smoke, "--gpus-per-trial", str(gpus + 1)])
+    assert code == 2 and f"this machine has {gpus} GPU(s)" in err
+    code, err = _run(["launch", smoke, "--cpus-per-trial", str((os.cpu_count() or 1) + 1)])
+    assert code == 2 and "CPU(s)" in err and len(err.strip().splitlines()) == 1
+    code, err = _run(["train", "--train-size", "2000000000", "--seq-len", "10000"])
+    assert code == 2 and err.startswith("error: memory:")
+    assert list(tmp_path.iterdir()) == []
+    assert "ray" not in sys.modules or not __import__("ray").is_initialized()
