@@ -358,6 +358,7 @@ def launch(
         max_concurrent=max_concurrent,
         yes=yes,
     )
+    sweep.connect(plan)  # errors that need Ray (a cluster's nodes) come before the bar
     with _progress_bar(len(plan.configs)) as update, _resumable(plan.name):
         outcome = sweep.run(plan, on_progress=update)
     return _render_outcome(outcome, plan.name)

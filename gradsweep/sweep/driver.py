@@ -189,13 +189,20 @@ def _check_fits_cluster(plan: Plan) -> None:
     )
 
 
-def run(plan: Plan, on_progress: OnProgress = None) -> SweepOutcome:
-    """Create the experiment, start or join Ray, run every trial and wait for them."""
-    if not ray.is_initialized():
-        start_ray(plan.address)
+def connect(plan: Plan) -> None:
+    """Start or join Ray (once) and check what needs it: that a node can hold a trial and
+    that the storage is one every node reaches. Writes nothing."""
+    if ray.is_initialized():
+        return
+    start_ray(plan.address)
     if plan.address is not None:
         _check_fits_cluster(plan)
     check_storage_reach(plan.storage)
+
+
+def run(plan: Plan, on_progress: OnProgress = None) -> SweepOutcome:
+    """Create the experiment, start or join Ray, run every trial and wait for them."""
+    connect(plan)
     fs, path = layout.filesystem(plan.experiment)
     fs.create_dir(path, recursive=True)
     try:
