@@ -501,6 +501,77 @@ def status(
             )
 
 
+@app.command()
+def watch(
+    name: Annotated[str, typer.Argument(help="Experiment name under --storage, or a path.")],
+    storage: Annotated[str | None, typer.Option(help=STORAGE_HELP)] = None,
+    once: Annotated[bool, typer.Option("--once", help="Print one frame and exit.")] = False,
+    every: Annotated[float, typer.Option(min=0.5, help="Seconds between refreshes.")] = 5.0,
+) -> None:
+    """A live view of a sweep, read from its directory alone (another shell, a copy, no
+    Ray): trials by status, best validation accuracy by model and level, the frontier so
+    far, and the running trials' latest epoch. Ends when no trial is left to run."""
+    import time
+
+    from rich.console import Group
+
+    from gradsweep.experiment import experiment_path
+    from gradsweep.results import load_results
+    from gradsweep.watch import snapshot
+
+    path = str(experiment_path(name, _storage(storage)))
+
+    def frame():
+        results = load_results(path)
+        view = snapshot(results)
+        left = sum(view.counts.get(s, 0) for s in ("RUNNING", "PENDING", "PAUSED"))
+        return Group(*_watch_parts(view, path)), left == 0
+
+    shown, done = frame()
+    if once:
+        out.print(shown)
+        return
+    with Live(shown, console=out, auto_refresh=False) as live:
+        while not done:
+            time.sleep(every)  # a refresh interval: the files change without an event
+            shown, done = frame()
+            live.update(shown, refresh=True)
+
+
+def _watch_parts(view, path: str) -> list:
+    counts = ", ".join(f"{n} {s.lower()}" for s, n in view.counts.items()) or "no trial yet"
+    parts: list = [f"[bold]{path}[/]: {counts}"]
+    if not view.grid.empty:
+        table = Table(
+            title="best validation accuracy (mean over seeds; run = running)",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+        )
+        table.add_column("model")
+        for level in view.grid.columns:
+            table.add_column(f"{view.axis} {level}", justify="right")
+        for model, row in view.grid.iterrows():
+            table.add_row(model, *row.tolist())
+        parts.append(table)
+    for _, row in view.frontier.iterrows():
+        level = "none yet" if _missing(row["frontier"]) else f"{view.axis} {row['frontier']}"
+        parts.append(f"frontier so far: {row['model']}: {level}")
+    if not view.running.empty:
+        running = Table(title="running", title_justify="left", box=box.SIMPLE_HEAD)
+        for column in view.running.columns:
+            running.add_column(column, justify="right" if column != "model" else "left")
+        for row in view.running.itertuples(index=False):
+            running.add_row(*(_fmt(v) if isinstance(v, float) else str(v) for v in row))
+        parts.append(running)
+    return parts
+
+
+def _missing(value: Any) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
+
+
 class Format(StrEnum):
     table = "table"
     csv = "csv"

@@ -233,10 +233,7 @@ def _build(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, Callable[[], pd.Data
             summary = summarize_epochs(per_trial[trial_id].to_dict("records"))
         else:
             summary = {}
-        status = statuses.get(trial_id)
-        if status is None:  # no Tune state: infer from the files
-            error = (directory / layout.ERROR).exists()
-            status = "TERMINATED" if final else "ERROR" if error else "RUNNING"
+        status = _status(statuses.get(trial_id), bool(final), trial_id in per_trial, directory)
         node = nodes.get(trial_id)
         heads.append({"trial_id": trial_id, "status": status, "node": node})
         summaries.append(summary)
@@ -269,6 +266,17 @@ def _build(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, Callable[[], pd.Data
         )
 
     return trials, epochs, profiles
+
+
+def _status(tune: str | None, final: bool, reported: bool, directory: Path) -> str:
+    """A trial's status: its own records first, since Tune's saved state lags by seconds
+    (a trial that wrote its final row has finished, whatever the state file still says;
+    one that reported epochs has started), else Tune's, else inferred from the files."""
+    if final:
+        return "TERMINATED"
+    if tune is None:
+        return "ERROR" if (directory / layout.ERROR).exists() else "RUNNING"
+    return "RUNNING" if tune == "PENDING" and reported else tune
 
 
 def _finals(table: pa.Table, rows: np.ndarray) -> list[dict[str, Any] | None]:

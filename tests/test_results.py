@@ -189,3 +189,17 @@ def test_blank_lines_in_a_log_are_skipped(legacy):
     rs = load_results(legacy)
     assert len(rs.epochs) == 24
     assert rs.trials.set_index("trial_id").loc[directory.name, "epochs_run"] == 3
+
+
+def test_own_records_outrank_a_lagging_tune_state(legacy):
+    """Tune's state file lags by seconds: it may still call finished trials pending."""
+    state_file = sorted(legacy.glob(f"{EXPERIMENT_STATE_PREFIX}*"))[-1]
+    state = json.loads(state_file.read_text())
+    for entry in state["trial_data"]:
+        trial = json.loads(entry[0])
+        trial["status"] = "PENDING"
+        entry[0] = json.dumps(trial)
+    state_file.write_text(json.dumps(state))
+    trials = load_results(legacy).trials
+    # finished ones have their final row; the failed ones never reported: pending, says Tune
+    assert trials["status"].value_counts().to_dict() == {"TERMINATED": 8, "PENDING": 4}

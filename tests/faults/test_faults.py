@@ -164,3 +164,24 @@ def test_killed_driver_mid_search_then_resume_reaches_the_same_frontier(run_env)
     assert got["frontier"].equals(want["frontier"]) and got["above"].equals(want["above"])
     code, out, _ = start("resume", "walk").wait()
     assert code == 0 and "nothing to do" in out
+
+
+def test_watch_shows_finished_and_running_trials_of_a_live_sweep(run_env, capsys):
+    from gradsweep.cli import main
+
+    start, cwd = run_env
+    experiment = cwd / "results" / "faulty"
+    driver = start("launch", "faulty.yaml")
+
+    def finished_and_running():
+        finals = {p.parent for p in experiment.glob("*/final.json")}
+        logs = {p.parent for p in experiment.glob("*/epochs.jsonl")}
+        return finals and logs - finals
+
+    wait_for(finished_and_running, what="a finished and a running trial")
+    assert main(["watch", str(experiment), "--once"]) == 0
+    out = capsys.readouterr().out
+    assert "terminated" in out and "running" in out  # counts, and the running table
+    assert " of " in out or "of" in out.split("running", 1)[1]
+    code, _, err = driver.wait(timeout=300)
+    assert code == 0, err[-2000:]
