@@ -27,10 +27,10 @@ test: lint
 DEMO_STORAGE ?= results
 
 demo: $(STAMP)
-	$(BIN)/gradsweep validate sweeps/smoke.yaml
-	rm -rf $(DEMO_STORAGE)/smoke
-	$(BIN)/gradsweep launch sweeps/smoke.yaml --storage $(DEMO_STORAGE)
-	$(BIN)/gradsweep report smoke --storage $(DEMO_STORAGE)
+	$(BIN)/gradsweep validate sweeps/demo.yaml
+	rm -rf $(DEMO_STORAGE)/demo
+	$(BIN)/gradsweep launch sweeps/demo.yaml --storage $(DEMO_STORAGE)
+	$(BIN)/gradsweep report demo --storage $(DEMO_STORAGE)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

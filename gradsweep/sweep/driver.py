@@ -65,7 +65,18 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> None:
     else:
         # No runtime_env here: it would replace a submitted job's (its working_dir, which
         # carries the code to the workers); the trainable quiets TensorFlow itself.
-        ray.init(address=address, **options)
+        try:
+            ray.init(address=address, **options)
+        except ConnectionError as err:
+            # Ray 2.60 names a missing token only in its log; the exception says "Failed to
+            # connect", so the likely causes are named here.
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else "no answer"
+            raise ConfigError(
+                f"--address: could not connect to the Ray cluster at {address} ({reason}); "
+                "check the address, and if the cluster uses token authentication set "
+                "RAY_AUTH_MODE=token with RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH)",
+                "address",
+            ) from None
 
 
 @dataclass
