@@ -333,6 +333,10 @@ def launch(
     max_concurrent: Annotated[
         int | None, typer.Option(min=1, help="At most this many trials at once.")
     ] = None,
+    tensorboard: Annotated[
+        bool,
+        typer.Option(help="Tune's TensorBoard event files in every trial directory."),
+    ] = True,
     yes: Annotated[
         bool,
         typer.Option(
@@ -357,6 +361,7 @@ def launch(
         gpus_per_trial=gpus_per_trial,
         max_concurrent=max_concurrent,
         yes=yes,
+        tensorboard=tensorboard,
     )
     sweep.connect(plan)  # errors that need Ray (a cluster's nodes) come before the bar
     with _progress_bar(len(plan.configs)) as update, _resumable(plan.name):

@@ -13,6 +13,23 @@ from gradsweep.results import load_results
 
 ROOT = Path(__file__).parent.parent
 
+# Every per-epoch measurement, as Tune's TensorBoard logger names it (`ray/tune/<name>`).
+TENSORBOARD_SCALARS = [
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "grad_norm_mean",
+    "grad_norm_max",
+    "grad_norm_input_kernel",
+    "grad_norm_recurrent_kernel",
+    "grad_norm_bias",
+    "grad_norm_head",
+    "clip_fraction",
+    "signal_grad_ratio",
+    "spectral_radius",
+]
+
 TINY_SPEC = """
 name: tiny
 task: recall
@@ -55,6 +72,24 @@ def test_smoke_sweep_finishes_with_actor_reuse(ray_env, tmp_path):
         for line in f.read_text().splitlines()
     }
     assert 1 <= len(pids) <= 2
+    # TensorBoard's own reader parses every trial's events: each metric, the profile as a
+    # histogram, and the config in the HParams dashboard (how a run is told apart).
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    for trial_id in trials["trial_id"]:
+        (events,) = (experiment / trial_id).glob("events.out.tfevents.*")
+        accumulator = EventAccumulator(str(events))
+        accumulator.Reload()
+        tags = accumulator.Tags()
+        for metric in TENSORBOARD_SCALARS:
+            assert f"ray/tune/{metric}" in tags["scalars"], (metric, trial_id)
+        assert "ray/tune/grad_profile" in tags["histograms"]
+        start = plugin_data_pb2.HParamsPluginData.FromString(
+            accumulator.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+        ).session_start_info.hparams
+        assert start["trial/arch"].string_value in {"rnn", "lstm", "gru"}
+        assert start["trial/gap"].number_value in {2, 6}
     # Finished trials keep no checkpoint; the manifest says what ran.
     assert not list(experiment.glob("*/checkpoint_*"))
     manifest = json.loads((experiment / "gradsweep.json").read_text())
@@ -79,7 +114,9 @@ def test_failing_and_diverging_trials_on_uri_storage_do_not_stop_the_sweep(ray_e
     spec.write_text(TINY_SPEC.replace("arch: [rnn, gru]", "arch: [rnn]\n  lr: [0.003, 1.0e+38]"))
     env = {**ray_env, "GRADSWEEP_FAULT_RAISE": "seed=1"}
     uri = f"file://{tmp_path}/out"
-    proc = gradsweep("launch", str(spec), "--storage", uri, env=env, cwd=tmp_path)
+    proc = gradsweep(
+        "launch", str(spec), "--storage", uri, "--no-tensorboard", env=env, cwd=tmp_path
+    )
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "2/4 trials finished (1 diverged)" in proc.stdout
     assert f"results in {uri}/tiny" in proc.stdout
@@ -92,6 +129,8 @@ def test_failing_and_diverging_trials_on_uri_storage_do_not_stop_the_sweep(ray_e
     assert done.loc[done["lr"] > 1, "diverged"].all()
     assert not done.loc[done["lr"] < 1, "diverged"].any()
     assert (tmp_path / "out" / "tiny" / "gradsweep.json").exists()
+    assert not list((tmp_path / "out" / "tiny").glob("*/events.out.tfevents.*"))  # turned off
+    assert list((tmp_path / "out" / "tiny").glob("*/result.json"))  # Tune's JSON log stays
     # max_failures: 1 means one retry: the fault was raised twice per failing trial
     for trial_id in trials.loc[trials["status"] == "ERROR", "trial_id"]:
         text = (tmp_path / "out" / "tiny" / trial_id / "error.txt").read_text()

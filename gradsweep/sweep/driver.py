@@ -96,6 +96,7 @@ class Plan:
     frontier: FrontierPlan | None = None  # a frontier search instead of the whole grid
     memory: float = 0.0  # the largest trial's estimated bytes
     yes: bool = False  # run even where a trial seems not to fit (an autoscaler may help)
+    tensorboard: bool = True  # Tune's TensorBoard event files in every trial directory
 
 
 def prepare(
@@ -108,6 +109,7 @@ def prepare(
     gpus_per_trial: float | None = None,
     max_concurrent: int | None = None,
     yes: bool = False,
+    tensorboard: bool = True,
 ) -> Plan:
     """Check grid size, name, storage and resources; write nothing, start nothing."""
     grid = spec.expand()
@@ -141,7 +143,7 @@ def prepare(
     configs = [{**t.model_dump(), "threads": threads} for t in grid.trials]
     return Plan(
         spec, grid, name, storage, experiment, configs, cpus, gpus, address, max_concurrent,
-        frontier=spec.frontier_plan(), memory=memory, yes=yes,
+        frontier=spec.frontier_plan(), memory=memory, yes=yes, tensorboard=tensorboard,
     )  # fmt: skip
 
 
@@ -251,10 +253,22 @@ def _tuner(plan: Plan, on_progress: OnProgress) -> tune.Tuner:
             name=plan.name,
             storage_path=plan.storage,
             failure_config=tune.FailureConfig(max_failures=plan.spec.max_failures),
-            callbacks=[ProgressCallback(len(plan.configs), on_progress)],
+            callbacks=[ProgressCallback(len(plan.configs), on_progress), *_loggers(plan)],
             verbose=0,
         ),
     )
+
+
+def _loggers(plan: Plan) -> list:
+    """Tune's default loggers (JSON, CSV, TensorBoard) unless event files are turned off:
+    Tune's only switch drops all three, so JSON and CSV are then asked for by name (Tune's
+    own ExperimentAnalysis reads them; gradsweep's readers need none of them)."""
+    if plan.tensorboard:
+        return []
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
+    return [JsonLoggerCallback(), CSVLoggerCallback()]
 
 
 class DriverLog:
