@@ -10,6 +10,7 @@ global backend or figure registry: a notebook's inline display keeps working.
 from __future__ import annotations
 
 import math
+import textwrap
 
 import matplotlib
 import numpy as np
@@ -78,6 +79,12 @@ def group_label(values: dict) -> str:
     return " · ".join([label, *rest])
 
 
+def _wrap(text: str, inches: float, points: float = 10) -> str:
+    """`text` broken into lines that fit `inches` at `points` size (about 0.55 em a glyph)."""
+    per_line = max(12, int(inches * 72 / (0.55 * points)))
+    return "\n".join(textwrap.wrap(text, per_line)) or text
+
+
 def _subplots(nrows: int, ncols: int, size: tuple[float, float], **shared) -> tuple:
     """A Figure of its own (no pyplot) and its axes as a 2-D array."""
     fig = Figure(figsize=size, layout="constrained")
@@ -99,9 +106,12 @@ def heatmap(trials: pd.DataFrame, metric: str = "test_acc") -> Figure:
     xs = sorted(agg[x].dropna().unique())
     models = _sorted_models(agg, rows)
     norm = _norm(agg["_v"], log, metric)
-    width = min(2.0 + 0.55 * len(xs), 18.0)
-    height = 1.0 + 0.45 * len(models)
-    fig, axes = _subplots(len(panel_keys), 1, (width, height * len(panel_keys) + 0.6))
+    # Room for the row labels and colour bar even with one column, and for the colour
+    # bar's label (written along it) even with one row.
+    width = min(max(5.5, 3.2 + 0.55 * len(xs)), 18.0)
+    height = max(1.0 + 0.45 * len(models), 1.8)
+    total = max(height * len(panel_keys) + 0.6, 3.2)
+    fig, axes = _subplots(len(panel_keys), 1, (width, total))
     for ax, key in zip(axes[:, 0], panel_keys, strict=True):
         sub = agg
         for column, value in zip(panels, key, strict=True):
@@ -126,11 +136,11 @@ def heatmap(trials: pd.DataFrame, metric: str = "test_acc") -> Figure:
         ax.set_xlabel(f"{x} (time steps)")
         title = ", ".join(f"{c} {v}" for c, v in zip(panels, key, strict=True))
         missing = "; grey: not run or no value" if np.isnan(grid).any() else ""
-        ax.set_title(
-            f"{label}{' — ' + title if title else ''} (mean over seeds{missing})", fontsize=10
-        )
+        heading = f"{label}{' — ' + title if title else ''} (mean over seeds{missing})"
+        ax.set_title(_wrap(heading, width - 2.2), fontsize=10)
         ax.set_facecolor("#dddddd")  # missing cells read as grey, not as a colour
-    fig.colorbar(image, ax=axes[:, 0].tolist(), label=label + (" (log scale)" if log else ""))
+    bar_label = label + (" (log scale)" if log else "")
+    fig.colorbar(image, ax=axes[:, 0].tolist(), label=_wrap(bar_label, total - 0.4))
     return fig
 
 
@@ -241,7 +251,11 @@ def gradient_through_time(profiles: pd.DataFrame, trials: pd.DataFrame, epoch: i
     axes[0, 0].set_ylabel("steps back from the last input")
     when = "before training" if epoch == 0 else "after the last epoch"
     fig.suptitle(
-        f"Gradient reaching each input, mean |dL/dx_t| over the probe batch, {when}", fontsize=10
+        _wrap(
+            f"Gradient reaching each input, mean |dL/dx_t| over the probe batch, {when}",
+            fig.get_figwidth() - 0.3,
+        ),
+        fontsize=10,
     )
     fig.colorbar(image, ax=axes[0].tolist(), label="|dL/dx_t| (log scale)")
     return fig

@@ -85,6 +85,55 @@ def test_hidden_is_a_facet_when_swept():
 def test_heatmap_says_grey_cells_did_not_run(tables):
     trials = tables[0]
     walked = trials[~((trials["arch"] == "rnn") & (trials["gap"] > 20))]  # a walk stopped early
-    title = plots.heatmap(walked, "test_acc").axes[0].get_title()
+    title = plots.heatmap(walked, "test_acc").axes[0].get_title().replace("\n", " ")
     assert "grey: not run" in title
     assert "grey" not in plots.heatmap(trials, "test_acc").axes[0].get_title()
+
+
+GRID_SIZES = [(1, 1), (2, 3), (3, 2), (6, 6), (12, 12)]  # models x dependency levels
+
+
+def _tables_of(models: int, levels: int):
+    archs = ("rnn", "lstm", "gru")[: min(3, models)]
+    clips = (None, 0.5, 1.0, 2.0)[: max(1, -(-models // len(archs)))]
+    gaps = tuple(5 * (i + 1) for i in range(levels))
+    return trial_tables(gaps=gaps, archs=archs, clips=clips, seeds=(0, 1))
+
+
+def _clipped_texts(fig) -> list[str]:
+    """Every visible, non-empty text whose extent leaves the figure (1 px of slack)."""
+    from matplotlib.text import Text
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    width, height = canvas.get_width_height()
+    undrawn = set()  # labels of ticks outside an axis's limits: made, never drawn
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            slack = 1e-9 * max(1.0, abs(high - low))
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                if not low - slack <= tick.get_loc() <= high + slack:
+                    undrawn |= {id(tick.label1), id(tick.label2)}
+    out = []
+    for text in fig.findobj(Text):
+        if not text.get_visible() or not text.get_text().strip() or id(text) in undrawn:
+            continue
+        box = text.get_window_extent(renderer)
+        if box.x0 < -1 or box.y0 < -1 or box.x1 > width + 1 or box.y1 > height + 1:
+            out.append(text.get_text())
+    return out
+
+
+@pytest.mark.parametrize(("models", "levels"), GRID_SIZES)
+def test_no_text_is_cut_off_at_any_grid_size(models, levels):
+    trials, _, profiles = _tables_of(models, levels)
+    figures = {
+        "heatmap": plots.heatmap(trials, "test_acc"),
+        "log heatmap": plots.heatmap(trials, "signal_grad_ratio_init"),
+        "frontier": plots.frontier(trials),
+        "gradient through time": plots.gradient_through_time(profiles, trials),
+    }
+    for name, fig in figures.items():
+        assert _clipped_texts(fig) == [], name
