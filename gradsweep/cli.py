@@ -660,8 +660,19 @@ def report(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Directory for the report (default: NAME/report).")
     ] = None,
+    every: Annotated[
+        float | None,
+        typer.Option(
+            "--watch",
+            min=1.0,
+            help="Rewrite the report every this many seconds until no trial is left to run.",
+        ),
+    ] = None,
 ) -> None:
-    """Figures, the trainability frontier and findings computed from the results."""
+    """Figures, the trainability frontier and findings computed from the results; with
+    --watch, rewritten while the sweep runs (the report says it is partial, and when)."""
+    import time
+
     from gradsweep.report import write_report
     from gradsweep.results import load_results
 
@@ -672,6 +683,10 @@ def report(
     if not target.exists() and not target.parent.is_dir():
         raise ConfigError(f"--out: {str(target)!r}: its parent directory does not exist", "--out")
     written = write_report(loaded, target)
+    while every is not None and written.partial:
+        out.print(f"{written.written} Next in {every:g} s: {written.html}", markup=False)
+        time.sleep(every)  # a refresh interval: the files change without an event
+        written = write_report(load_results(name, _storage(storage)), target)
     for sentence in written.findings:
         out.print(f"- {sentence}", markup=False, highlight=False)
     out.print(f"report: {written.html}")

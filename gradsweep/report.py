@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,11 @@ class Report:
     findings: list[str]
     frontier: pd.DataFrame
     figures: dict[str, list[str]] = field(default_factory=dict)
+    written: str = ""  # when, and whether the sweep was still running then
+
+    @property
+    def partial(self) -> bool:
+        return self.written.startswith("Partial")
 
     @property
     def html(self) -> str:
@@ -216,6 +222,7 @@ def write_report(results: ResultSet, out_dir: str | os.PathLike) -> Report:
     done = trials[trials["status"] == "TERMINATED"]
     expected = results.expected_trials
     report = Report(str(out), findings(trials, expected), pd.DataFrame())
+    report.written = _written_line(trials, expected)
     sections: list[tuple[str, str]] = []
     if not done.empty:
         report.frontier = analysis.frontier(done)
@@ -238,6 +245,16 @@ def write_report(results: ResultSet, out_dir: str | os.PathLike) -> Report:
     _write_text(out / "report.md", _markdown(results, report, sections))
     _write_text(out / "report.html", _html(results, report, sections))
     return report
+
+
+def _written_line(trials: pd.DataFrame, expected: int | None) -> str:
+    """When the report was written; 'Partial' while trials are still to finish."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    live = int(trials["status"].isin(["RUNNING", "PENDING", "PAUSED"]).sum())
+    live += max(0, (expected or 0) - len(trials))
+    if live:
+        return f"Partial report, written {stamp} while {live} trial(s) had yet to finish."
+    return f"Written {stamp}."
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -288,6 +305,8 @@ def _markdown(results: ResultSet, report: Report, sections) -> str:
         "",
         f"Experiment: `{results.path}`",
         "",
+        f"*{report.written}*",
+        "",
         "## Grid",
         "",
         *_grid_lines(results),
@@ -311,6 +330,7 @@ def _html(results: ResultSet, report: Report, sections) -> str:
     body = [
         f"<h1>gradsweep report: {name}</h1>",
         f"<p>Experiment: <code>{html.escape(results.path)}</code></p>",
+        f"<p><em>{html.escape(report.written)}</em></p>",
         "<h2>Grid</h2><ul>",
         *[f"<li>{html.escape(line[2:])}</li>" for line in _grid_lines(results)],
         "</ul>",

@@ -48,3 +48,16 @@ def test_report_command_on_a_real_sweep(legacy, tmp_path, capsys):
     assert (tmp_path / "rep" / "test_acc.svg").exists()
     assert main(["report", str(legacy), "--out", str(tmp_path / "no" / "such" / "dir")]) == 2
     assert len(load_results(legacy).trials) == 12
+
+
+def test_a_report_of_a_running_sweep_says_it_is_partial(tmp_path):
+    trials, epochs, profiles = trial_tables(seeds=(0,))
+    trials.loc[trials.index[:2], "status"] = "RUNNING"
+    rs = ResultSet("running", trials, epochs, _profiles=profiles, manifest={"trials": 30})
+    report = write_report(rs, tmp_path / "partial")
+    assert report.partial and "while 8 trial(s) had yet to finish" in report.written
+    assert report.written in (tmp_path / "partial" / "report.md").read_text()
+    assert "Partial report" in (tmp_path / "partial" / "report.html").read_text()
+    done = write_report(ResultSet("done", trials.assign(status="TERMINATED"), epochs,
+                                  _profiles=profiles), tmp_path / "done")  # fmt: skip
+    assert not done.partial and done.written.startswith("Written ")
