@@ -379,9 +379,9 @@ def resume(
 ) -> int:
     """Continue an interrupted sweep; finished trials are not run again."""
     from gradsweep import sweep
-    from gradsweep.experiment import experiment_path
+    from gradsweep.experiment import experiment_location
 
-    path = str(experiment_path(name, _storage(storage)))
+    path = experiment_location(name, _storage(storage))
     plan = sweep.prepare_resume(path, address or os.environ.get("RAY_ADDRESS"))
     if plan.nothing_to_do:
         out.print(f"nothing to do: all {plan.total} trials of {plan.name} have finished")
@@ -520,11 +520,11 @@ def watch(
 
     from rich.console import Group
 
-    from gradsweep.experiment import experiment_path
+    from gradsweep.experiment import experiment_location
     from gradsweep.results import load_results
     from gradsweep.watch import snapshot
 
-    path = str(experiment_path(name, _storage(storage)))
+    path = experiment_location(name, _storage(storage))
 
     def frame():
         results = load_results(path)
@@ -548,7 +548,7 @@ def _watch_parts(view, path: str) -> list:
     parts: list = [f"[bold]{path}[/]: {counts}"]
     if not view.grid.empty:
         table = Table(
-            title="best validation accuracy (mean over seeds; run = running)",
+            title="best validation accuracy (mean over seeds)",
             title_justify="left",
             box=box.SIMPLE_HEAD,
         )
@@ -658,7 +658,11 @@ def report(
     name: Annotated[str, typer.Argument(help="Experiment name under --storage, or a path.")],
     storage: Annotated[str | None, typer.Option(help=STORAGE_HELP)] = None,
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Directory for the report (default: NAME/report).")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Directory for the report (default: NAME/report; ./reports/NAME for a URI).",
+        ),
     ] = None,
     every: Annotated[
         float | None,
@@ -677,7 +681,11 @@ def report(
     from gradsweep.results import load_results
 
     loaded = load_results(name, _storage(storage))
-    target = out_dir or Path(loaded.path) / "report"
+    remote = "://" in loaded.path  # a remote experiment's report is written here, locally
+    target = out_dir or (Path("reports") / Path(loaded.path).name if remote else None)
+    if target is not None:
+        target.parent.mkdir(exist_ok=True)
+    target = target or Path(loaded.path) / "report"
     if target.exists() and not target.is_dir():
         raise ConfigError(f"--out: {str(target)!r} is not a directory", "--out")
     if not target.exists() and not target.parent.is_dir():

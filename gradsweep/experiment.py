@@ -148,3 +148,100 @@ def experiment_path(name_or_path: str, storage: str | None = None) -> Path:
             "experiment",
         )
     return path.resolve()
+
+
+def experiment_location(name_or_path: str, storage: str | None = None) -> str:
+    """An experiment's location as given: a storage URI (recognised before the rule that
+    a NAME with '/' is a path), NAME under a URI storage, or a checked local directory."""
+    if is_uri(name_or_path):
+        return name_or_path
+    if storage is not None and is_uri(storage) and "/" not in name_or_path:
+        return f"{storage.rstrip('/')}/{name_or_path}"
+    return str(experiment_path(name_or_path, storage))
+
+
+# The files the readers need; a remote experiment's mirror holds these and nothing else.
+MIRRORED = (MANIFEST, PARAMS, EPOCHS, FINAL, ERROR)
+
+
+def storage_error(location: str, err: OSError) -> ConfigError:
+    """pyarrow's S3/GCS errors as one line that names the problem."""
+    text = str(err)
+    if "NO_SUCH_BUCKET" in text or "bucket does not exist" in text.lower():
+        problem = "its bucket does not exist"
+    elif "NETWORK_CONNECTION" in text or "curlCode" in text or "timed out" in text.lower():
+        problem = "the storage endpoint does not answer (check AWS_ENDPOINT_URL or the network)"
+    elif any(
+        code in text
+        for code in ("ACCESS_DENIED", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403")
+    ):
+        problem = "the store rejected the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"
+    else:
+        problem = text.strip().splitlines()[0][:200] if text.strip() else type(err).__name__
+    return ConfigError(f"experiment: {location!r} cannot be read: {problem}", "experiment")
+
+
+def mirror(location: str, cache_root: Path) -> Path:
+    """A local copy of a remote experiment's reader files, kept in `cache_root` under a
+    name derived from the URI; a file is downloaded again only when its remote size or
+    modification time changed, and files gone remotely are removed."""
+    import hashlib
+
+    target = cache_root / hashlib.sha256(location.encode()).hexdigest()[:20]
+    index_file = target / ".remote.json"
+    try:
+        fs, root = filesystem(location)
+        listing = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
+    except OSError as err:
+        raise storage_error(location, err) from None
+    wanted = {}
+    for info in listing:
+        relative = info.path[len(root) :].lstrip("/")
+        parts = relative.split("/")
+        keep = (len(parts) == 1 and (parts[0] == MANIFEST or _is_state(parts[0]))) or (
+            len(parts) == 2 and parts[1] in MIRRORED and not parts[0].startswith(".")
+        )
+        if keep and info.type == pafs.FileType.File:
+            wanted[relative] = [info.size, info.mtime_ns]
+    if not wanted:
+        bucket = root.split("/", 1)[0]
+        try:
+            missing = fs.get_file_info(bucket).type == pafs.FileType.NotFound
+        except OSError as err:
+            raise storage_error(location, err) from None
+        if missing:
+            raise ConfigError(
+                f"experiment: {location!r} cannot be read: its bucket does not exist",
+                "experiment",
+            )
+        raise ConfigError(
+            f"experiment: {location!r} holds no gradsweep experiment (no trial records)",
+            "experiment",
+        )
+    try:
+        index = json.loads(index_file.read_text())
+    except (OSError, ValueError):
+        index = {}
+    target.mkdir(parents=True, exist_ok=True)
+    for relative, stamp in wanted.items():
+        local = target / relative
+        if index.get(relative) == stamp and local.exists():
+            continue
+        local.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with fs.open_input_stream(f"{root}/{relative}") as stream:
+                data = stream.read()
+        except OSError as err:
+            raise storage_error(location, err) from None
+        tmp = local.with_name(f".{local.name}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, local)
+    for relative in set(index) - set(wanted):
+        (target / relative).unlink(missing_ok=True)
+    if index != wanted:
+        index_file.write_text(json.dumps(wanted))
+    return target
+
+
+def _is_state(name: str) -> bool:
+    return name.startswith(EXPERIMENT_STATE_PREFIX) and name.endswith(".json")

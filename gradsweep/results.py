@@ -29,7 +29,7 @@ import pyarrow.json as pajson
 from gradsweep import experiment as layout
 from gradsweep.analysis import aggregate, wilson_interval
 from gradsweep.config import TABLE_FIELDS, TrialConfig
-from gradsweep.experiment import CACHE_DIR, STATUSES, experiment_path
+from gradsweep.experiment import CACHE_DIR, STATUSES, experiment_location, experiment_path
 from gradsweep.records import EPOCH_FIELDS, SUMMARY_FIELDS, Summary, summarize_epochs
 
 log = logging.getLogger(__name__)
@@ -373,13 +373,38 @@ def _cache_profiles(path: Path, profiles: pd.DataFrame) -> pd.DataFrame:
 # --- entry points -----------------------------------------------------------------------
 
 
-def load_results(name_or_path: str | os.PathLike, storage: str | None = None) -> ResultSet:
-    """The tidy tables of an experiment, by name under `storage` or by path.
+DEFAULT_CACHE = Path.home() / ".cache" / "gradsweep"
+
+
+def load_results(
+    name_or_path: str | os.PathLike,
+    storage: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> ResultSet:
+    """The tidy tables of an experiment, by name under `storage`, by path, or by storage URI
+    (`s3://`, `gs://`, `file://`).
 
     Works without Ray, on a copied directory, and on an interrupted sweep (unfinished trials
-    are included with their status). A parquet cache makes the second load fast.
+    are included with their status). A parquet cache makes the second load fast. A remote
+    experiment's reader files are mirrored into `cache_dir` (default `~/.cache/gradsweep`),
+    in a folder named by a hash of its URI, and fetched again only when their remote size
+    or modification time changed; the parquet cache lives in that mirror.
     """
-    path = experiment_path(str(name_or_path), storage)
+    location = experiment_location(str(name_or_path), storage)
+    if location.startswith("file://"):
+        path = experiment_path(location.removeprefix("file://"))
+    elif layout.is_uri(location):
+        path = layout.mirror(location, Path(cache_dir or DEFAULT_CACHE))
+        loaded = _load(path)
+        loaded.path = location
+        return loaded
+    else:
+        path = Path(location)
+    return _load(path)
+
+
+def _load(path: Path) -> ResultSet:
+    """The tables of a local experiment directory, from its parquet cache when still valid."""
     key = _fingerprint(path)
     manifest = layout.read_json(pafs.LocalFileSystem(), str(path / layout.MANIFEST)) or {}
     profiles_file = _cache_paths(path)["profiles"]
