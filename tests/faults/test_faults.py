@@ -5,6 +5,7 @@ import os
 import signal
 from collections import Counter
 
+import pandas as pd
 import pytest
 
 from gradsweep.results import load_results
@@ -185,3 +186,43 @@ def test_watch_shows_finished_and_running_trials_of_a_live_sweep(run_env, capsys
     assert " of " in out or "of" in out.split("running", 1)[1]
     code, _, err = driver.wait(timeout=300)
     assert code == 0, err[-2000:]
+
+
+def test_sweep_on_s3_survives_a_killed_driver_and_matches_local_storage(s3, run_env, tmp_path):
+    """Trial workers write their records through S3 (moto on loopback); the driver dies
+    mid-sweep; resume finishes it; the tables equal those of the same sweep on disk."""
+    import pyarrow.fs as pafs
+
+    start, cwd = run_env
+    uri = "s3://gradsweep/sweeps"
+    fs, root = pafs.FileSystem.from_uri(f"{uri}/faulty")
+
+    def finals() -> dict[str, bytes]:
+        selector = pafs.FileSelector(root, recursive=True, allow_not_found=True)
+        paths = [i.path for i in fs.get_file_info(selector) if i.base_name == "final.json"]
+        out = {}
+        for path in paths:
+            with fs.open_input_stream(path) as stream:
+                out[path] = stream.read()
+        return out
+
+    driver = start("launch", "faulty.yaml", "--storage", uri)
+    wait_for(lambda: len(finals()) >= 2, what="two finished trials on S3")
+    driver.kill_all()
+    before = finals()
+    assert 2 <= len(before) < 6
+    code, _, err = start("resume", f"{uri}/faulty").wait(timeout=300)
+    assert code == 0, err[-2000:]
+    after = finals()
+    assert {k: after[k] for k in before} == before  # finished trials were not run again
+    code, _, err = start("launch", "faulty.yaml", "--storage", str(cwd / "local")).wait(300)
+    assert code == 0, err[-2000:]
+    remote = load_results(f"{uri}/faulty", cache_dir=tmp_path / "cache").trials
+    local = load_results(cwd / "local" / "faulty").trials
+    measured = ["arch", "gap", "epochs_run", "best_val_acc", "test_acc", "grad_norm_max"]
+    key = ["arch", "gap"]
+    assert set(remote["status"]) == {"TERMINATED"} and len(remote) == 6
+    pd.testing.assert_frame_equal(
+        remote[measured].sort_values(key).reset_index(drop=True),
+        local[measured].sort_values(key).reset_index(drop=True),
+    )
