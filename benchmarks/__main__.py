@@ -95,7 +95,7 @@ def _results_loading() -> list[Row]:
 def bench_results_loading(path: Path) -> list[Row]:
     from benchmarks import bench_results
 
-    return bench_results.loading(path)
+    return bench_results.loading(path) + bench_results.s3_loading(path)
 
 
 if __name__ == "__main__":

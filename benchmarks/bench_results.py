@@ -185,3 +185,81 @@ if __name__ == "__main__":  # python -m benchmarks.bench_results generate DIR RE
     seconds = generate(Path(sys.argv[2]), int(sys.argv[3]))
     replicate(Path(sys.argv[2]), int(sys.argv[4]))
     print(f"{seconds:.1f}")
+
+
+def s3_loading(path: Path, repeats: int = 3) -> list[Row]:
+    """The same experiment uploaded to an S3 endpoint on loopback (moto's server): our first
+    load (mirror download and build) against our cached one and against Ray's
+    ExperimentAnalysis on the same URI."""
+    import os
+    import socket
+    import subprocess
+    import tempfile
+
+    import pyarrow.fs as pafs
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.environ.update(
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # the server's port opening is not an event to await
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "moto server did not start"
+                time.sleep(0.1)
+        import boto3
+
+        boto3.client("s3").create_bucket(Bucket="bench")
+        uri = "s3://bench/synthetic"
+        fs, root = pafs.FileSystem.from_uri(uri)
+        pafs.copy_files(
+            str(path), root, source_filesystem=pafs.LocalFileSystem(), destination_filesystem=fs
+        )
+        from gradsweep.results import load_results
+
+        ray_times, first, cached = [], [], []
+        for _ in range(repeats):
+            with tempfile.TemporaryDirectory(prefix="gsb-cache") as cache:
+                first.append(timed(lambda c=cache: load_results(uri, cache_dir=c)))
+                cached.append(timed(lambda c=cache: load_results(uri, cache_dir=c)))
+            ray_times.append(timed(lambda: ray_analysis(uri)))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    rows = []
+    for case, ours, baseline, target, name in (
+        ("first load vs cached load", cached, first, ">= 10", "ours first"),
+        ("first load vs ExperimentAnalysis", first, ray_times, "", "Ray"),
+        ("cached load vs ExperimentAnalysis", cached, ray_times, "", "Ray"),
+    ):
+        pairs = [b / o for b, o in zip(baseline, ours, strict=True)]
+        rows.append(
+            Row(
+                "results loading from S3 (moto, loopback)",
+                f"1,000 trials x 20 epochs, {case}",
+                median(pairs),
+                min(pairs),
+                max(pairs),
+                "s",
+                median(ours),
+                median(baseline),
+                target=target,
+                note=f"baseline: {name}",
+            )
+        )
+    return rows
