@@ -681,11 +681,10 @@ def report(
     from gradsweep.results import load_results
 
     loaded = load_results(name, _storage(storage))
-    remote = "://" in loaded.path  # a remote experiment's report is written here, locally
-    target = out_dir or (Path("reports") / Path(loaded.path).name if remote else None)
-    if target is not None:
+    target = out_dir or Path(loaded.path) / "report"
+    if out_dir is None and "://" in loaded.path:  # a remote experiment's report: here, locally
+        target = Path("reports") / Path(loaded.path).name
         target.parent.mkdir(exist_ok=True)
-    target = target or Path(loaded.path) / "report"
     if target.exists() and not target.is_dir():
         raise ConfigError(f"--out: {str(target)!r} is not a directory", "--out")
     if not target.exists() and not target.parent.is_dir():
