@@ -10,6 +10,7 @@ import pytest
 
 from gradsweep.results import load_results
 from tests.faults.conftest import epochs_of, trial_dirs, wait_for
+from tests.test_sweep import SEARCH_SPEC
 
 pytestmark = pytest.mark.integration
 
@@ -121,19 +122,10 @@ def test_second_ctrl_c_exits_at_once(run_env):
     assert code == 130 and "Traceback" not in err
 
 
-WALK_SPEC = """
-name: {name}
-task: recall
-axes:
-  arch: [rnn, gru]
-  gap: [1, 2, 4, 8, 16, 24]
-  seq_len: gap+2
-  seed: [0]
-fixed: {{hidden: 8, lr: 0.01, batch_size: 32, train_size: 1024, val_size: 128, test_size: 128,
-        probe_size: 16}}
-budget: {{max_epochs: 3}}
-search: {{method: frontier, axis: gap}}
-"""
+# The frontier walk of test_sweep's spec, with trials long enough to kill the driver mid-walk.
+WALK_SPEC = SEARCH_SPEC.replace("train_size: 512", "train_size: 1024") + (
+    "search: {{method: frontier, axis: gap}}\n"
+)
 
 
 def test_killed_driver_mid_search_then_resume_reaches_the_same_frontier(run_env):
