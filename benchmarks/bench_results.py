@@ -192,39 +192,14 @@ def s3_loading(path: Path, repeats: int = 3) -> list[Row]:
     load (mirror download and build) against our cached one and against Ray's
     ExperimentAnalysis on the same URI."""
     import os
-    import socket
-    import subprocess
     import tempfile
 
     import pyarrow.fs as pafs
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.environ.update(
-        AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_EC2_METADATA_DISABLED="true",
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:  # the server's port opening is not an event to await
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "moto server did not start"
-                time.sleep(0.1)
-        import boto3
+    from tests.s3server import s3_server
 
-        boto3.client("s3").create_bucket(Bucket="bench")
+    with s3_server("bench") as env:
+        os.environ.update(env)
         uri = "s3://bench/synthetic"
         fs, root = pafs.FileSystem.from_uri(uri)
         pafs.copy_files(
@@ -238,9 +213,6 @@ def s3_loading(path: Path, repeats: int = 3) -> list[Row]:
                 first.append(timed(lambda c=cache: load_results(uri, cache_dir=c)))
                 cached.append(timed(lambda c=cache: load_results(uri, cache_dir=c)))
             ray_times.append(timed(lambda: ray_analysis(uri)))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     rows = []
     for case, ours, baseline, target, name in (
         ("first load vs cached load", cached, first, ">= 10", "ours first"),

@@ -77,46 +77,14 @@ def pytest_collection_modifyitems(items) -> None:
 
 @pytest.fixture(scope="module")
 def s3():
-    """A real S3 protocol endpoint on loopback (moto's server, its own process) with a
-    bucket `gradsweep`, reached as a user of MinIO would: AWS_ENDPOINT_URL and keys in the
-    environment, inherited by Ray's workers. Nothing can reach past this machine. One
-    server per test module; tests keep to their own prefixes."""
-    import socket
-    import subprocess
-    import sys
-    import time
+    """A real S3 protocol endpoint on loopback (`tests.s3server`) with a bucket
+    `gradsweep`, its variables set in this process's environment, which Ray's workers
+    inherit. One server per test module; tests keep to their own prefixes."""
+    from tests.s3server import s3_server
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    env = {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    patch = pytest.MonkeyPatch()
-    for key, value in env.items():
-        patch.setenv(key, value)
-    deadline = time.monotonic() + 30
-    while True:  # the server's port opening is not an event we can await
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "moto server did not start"
-            time.sleep(0.1)
-    import boto3
-
-    boto3.client("s3").create_bucket(Bucket="gradsweep")
-    yield endpoint
-    patch.undo()
-    server.terminate()
-    server.wait(timeout=10)
+    with s3_server("gradsweep") as env:
+        patch = pytest.MonkeyPatch()
+        for key, value in env.items():
+            patch.setenv(key, value)
+        yield env["AWS_ENDPOINT_URL"]
+        patch.undo()

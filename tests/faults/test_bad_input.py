@@ -289,3 +289,20 @@ def test_a_trial_this_machine_cannot_hold_is_refused_before_ray(tmp_path, monkey
     assert code == 2 and err.startswith("error: memory:")
     assert list(tmp_path.iterdir()) == []
     assert "ray" not in sys.modules or not __import__("ray").is_initialized()
+
+
+def test_a_trial_above_this_machines_memory_is_refused_unless_yes(tmp_path):
+    from gradsweep.sweep import prepare
+
+    spec = SweepSpec.from_text(
+        "name: big\ntask: recall\naxes: {arch: [rnn], gap: [2]}\n"
+        "fixed: {train_size: 2000000000, seq_len: 10000}\n"
+    )
+    try:
+        prepare(spec, storage=str(tmp_path))
+    except ConfigError as err:
+        assert str(err).startswith("memory: a trial may need about") and "--yes" in str(err)
+    else:
+        raise AssertionError("a trial of about 150,000 GiB was accepted")
+    assert prepare(spec, storage=str(tmp_path), yes=True).memory > 2**40  # the override
+    assert list(tmp_path.iterdir()) == []
