@@ -47,9 +47,13 @@ def _default(name: str) -> Any:
 Task = _choices("Task", TrialConfig.model_fields["task"].annotation)
 Arch = _choices("Arch", config_module.Arch)
 RecurrentInit = _choices("RecurrentInit", config_module.RecurrentInit)
+Activation = _choices("Activation", config_module.Activation)
+Optimizer = _choices("Optimizer", config_module.Optimizer)
 DEFAULT_TASK = Task(_default("task"))
 DEFAULT_ARCH = Arch(_default("arch"))
 DEFAULT_INIT = RecurrentInit(_default("recurrent_init"))
+DEFAULT_ACTIVATION = Activation(_default("activation"))
+DEFAULT_OPTIMIZER = Optimizer(_default("optimizer"))
 
 
 @app.callback()
@@ -112,13 +116,31 @@ def _epoch_table(title: str) -> Table:
 
 @app.command()
 def train(
-    task: Annotated[Task, typer.Option(help="Which toy task.")] = DEFAULT_TASK,
+    task: Annotated[
+        Task,
+        typer.Option(
+            help="recall, sum_sign, adding (Le et al. 2015) or copy (Arjovsky et al. 2016)."
+        ),
+    ] = DEFAULT_TASK,
     arch: Annotated[Arch, typer.Option(help="rnn = SimpleRNN, lstm or gru.")] = DEFAULT_ARCH,
-    hidden: Annotated[int, typer.Option(help="Recurrent units.")] = _default("hidden"),
-    gap: Annotated[
-        int | None, typer.Option(help="recall: steps between the signal and the last input.")
+    activation: Annotated[
+        Activation,
+        typer.Option(help="rnn only: tanh, or relu (with --recurrent-init identity: IRNN)."),
+    ] = DEFAULT_ACTIVATION,
+    hidden: Annotated[
+        int | None, typer.Option(help=f"Recurrent units (default {_default('hidden')}; copy: 128).")
     ] = None,
-    seq_len: Annotated[int, typer.Option(help="Inputs per sequence.")] = _default("seq_len"),
+    gap: Annotated[
+        int | None,
+        typer.Option(
+            help="recall: steps between the signal and the last input; copy: the blanks "
+            "between the symbols and the delimiter (T). Default 10 for both."
+        ),
+    ] = None,
+    seq_len: Annotated[
+        int | None,
+        typer.Option(help=f"Inputs per sequence (default {_default('seq_len')}; copy: gap + 20)."),
+    ] = None,
     scale: Annotated[float, typer.Option(help="sum_sign input std.")] = _default("scale"),
     recurrent_init: Annotated[
         RecurrentInit, typer.Option(help="Initialiser of the recurrent kernel.")
@@ -126,7 +148,13 @@ def train(
     clip_norm: Annotated[
         float | None, typer.Option(help="Clip gradients to this global norm (off if absent).")
     ] = None,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = _default("lr"),
+    optimizer: Annotated[Optimizer, typer.Option(help="adam, sgd or rmsprop.")] = DEFAULT_OPTIMIZER,
+    lr: Annotated[
+        float | None, typer.Option(help=f"Learning rate (default {_default('lr')}; copy: 0.005).")
+    ] = None,
+    momentum: Annotated[
+        float, typer.Option(help="Momentum of sgd or rmsprop (0 for adam).")
+    ] = _default("momentum"),
     batch_size: Annotated[int, typer.Option(help="Sequences per step.")] = _default("batch_size"),
     train_size: Annotated[int, typer.Option(help="Training sequences per epoch.")] = _default(
         "train_size"
@@ -136,9 +164,13 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of data, weights and shuffling.")] = _default(
         "seed"
     ),
-    epochs: Annotated[int, typer.Option(help="Epoch budget (max_epochs).")] = _default(
-        "max_epochs"
-    ),
+    epochs: Annotated[
+        int | None,
+        typer.Option(
+            help=f"Epoch budget, max_epochs (default {_default('max_epochs')}; adding: 100, "
+            "copy: 200)."
+        ),
+    ] = None,
     solve_threshold: Annotated[
         float, typer.Option(help="Validation accuracy that counts as solved; stops early.")
     ] = _default("solve_threshold"),
@@ -159,30 +191,34 @@ def train(
     ] = False,
 ) -> None:
     """Train one monitored trial in this process (no Ray) and print what it measured."""
-    cfg = _parse_options(
-        {
-            "task": task.value,
-            "arch": arch.value,
-            "hidden": hidden,
-            "gap": gap,
-            "seq_len": seq_len,
-            "scale": scale,
-            "recurrent_init": recurrent_init.value,
-            "clip_norm": clip_norm,
-            "lr": lr,
-            "batch_size": batch_size,
-            "train_size": train_size,
-            "val_size": val_size,
-            "test_size": test_size,
-            "seed": seed,
-            "max_epochs": epochs,
-            "solve_threshold": solve_threshold,
-            "probe_size": probe_size,
-            "checkpoint_every": checkpoint_every,
-            "diagnostics": diagnostics,
-            "threads": threads,
-        }
-    )
+    options = {
+        "task": task.value,
+        "arch": arch.value,
+        "activation": activation.value,
+        "hidden": hidden,
+        "gap": gap,
+        "seq_len": seq_len,
+        "scale": scale,
+        "recurrent_init": recurrent_init.value,
+        "clip_norm": clip_norm,
+        "optimizer": optimizer.value,
+        "lr": lr,
+        "momentum": momentum,
+        "batch_size": batch_size,
+        "train_size": train_size,
+        "val_size": val_size,
+        "test_size": test_size,
+        "seed": seed,
+        "max_epochs": epochs,
+        "solve_threshold": solve_threshold,
+        "probe_size": probe_size,
+        "checkpoint_every": checkpoint_every,
+        "diagnostics": diagnostics,
+        "threads": threads,
+    }
+    # Left out when not given, so the task's own defaults apply (copy: seq_len = gap + 20).
+    derived = ("hidden", "seq_len", "lr", "max_epochs")
+    cfg = _parse_options({k: v for k, v in options.items() if v is not None or k not in derived})
     _quiet_tensorflow()
     from gradsweep.train import run_trial
 

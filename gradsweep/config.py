@@ -21,15 +21,19 @@ from pydantic import (
 from gradsweep import tasks
 from gradsweep.errors import from_validation_error
 
-Task = Literal["recall", "sum_sign"]
+Task = Literal["recall", "sum_sign", "adding", "copy"]
 Arch = Literal["rnn", "lstm", "gru"]
+# SimpleRNN's activation: relu with `recurrent_init: identity` is the IRNN of Le et al. 2015.
+Activation = Literal["tanh", "relu"]
+# Le et al. 2015 (Section 4) and Hochreiter & Schmidhuber 1997 did not train with Adam.
+Optimizer = Literal["adam", "sgd", "rmsprop"]
 # Recurrent initialisers worth comparing: the vanishing-gradient results depend on them
 # (Pascanu et al. 2013; Le et al. 2015 use the identity for ReLU RNNs).
 RecurrentInit = Literal["orthogonal", "glorot_uniform", "identity", "random_normal"]
 # Per-variable gradient groups, named the same whatever Keras calls the layers.
 VARIABLE_GROUPS = ("input_kernel", "recurrent_kernel", "bias", "head")
 
-DEFAULT_RECALL_GAP = 10
+DEFAULT_GAP = 10  # for the tasks whose dependency axis is gap (recall, copy)
 # TensorFlow indexes tensors with int32: sizes beyond it cannot be gathered or sliced.
 INT32_MAX = 2**31 - 1
 
@@ -42,17 +46,22 @@ class TrialConfig(BaseModel):
 
     task: Task = "recall"
     arch: Arch = "rnn"
+    activation: Activation = Field("tanh", description="rnn only: tanh, or relu (IRNN)")
     hidden: int = Field(32, ge=1, le=4096)
     seq_len: int = Field(20, ge=1, le=100_000)
     gap: int | None = Field(
-        None, ge=0, le=100_000, description=f"recall only; {DEFAULT_RECALL_GAP} if absent"
+        None, ge=0, le=100_000, description=f"recall and copy; {DEFAULT_GAP} if absent"
     )
     scale: float = Field(10.0, gt=0, allow_inf_nan=False, description="sum_sign input std")
     recurrent_init: RecurrentInit = "orthogonal"
     clip_norm: float | None = Field(
         None, gt=0, allow_inf_nan=False, description="global-norm clipping; None = off"
     )
+    optimizer: Optimizer = "adam"
     lr: float = Field(1e-3, gt=0, allow_inf_nan=False)
+    momentum: float = Field(
+        0.0, ge=0, lt=1, allow_inf_nan=False, description="sgd and rmsprop; 0 for adam"
+    )
     batch_size: int = Field(64, ge=1, le=INT32_MAX)
     train_size: int = Field(4096, ge=1, le=INT32_MAX)
     val_size: int = Field(1024, ge=1, le=INT32_MAX)
@@ -69,13 +78,39 @@ class TrialConfig(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _default_gap(cls, data: Any) -> Any:
-        recall = isinstance(data, dict) and data.get("task", "recall") == "recall"
-        if recall and data.get("gap") is None:
-            data = {**data, "gap": DEFAULT_RECALL_GAP}
-        if isinstance(data, dict) and "train_size" not in data:  # so it is checked against
-            data = {**data, "train_size": cls.model_fields["train_size"].default}  # batch_size
+    def _task_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        task = tasks.TASK_DEFS.get(data.get("task", "recall"))
+        if task is not None and task.uses_gap and data.get("gap") is None:
+            data = {**data, "gap": DEFAULT_GAP}
+        if task is not None:
+            data = {**task.defaults, **data}
+        if task is not None and "seq_len" not in data:
+            derived = task.default_seq_len(data.get("gap"))
+            if isinstance(derived, int) and not isinstance(derived, bool):
+                data = {**data, "seq_len": derived}
+        if "train_size" not in data:  # so it is checked against batch_size
+            data = {**data, "train_size": cls.model_fields["train_size"].default}
         return data
+
+    @field_validator("activation")
+    @classmethod
+    def _activation_of_rnn(cls, activation: str, info: ValidationInfo) -> str:
+        arch = info.data.get("arch")
+        if activation != "tanh" and arch in ("lstm", "gru"):
+            raise ValueError(
+                f"{arch} keeps Keras's tanh (so that it runs the cuDNN kernel); "
+                "relu applies to arch rnn only"
+            )
+        return activation
+
+    @field_validator("momentum")
+    @classmethod
+    def _momentum_of_optimizer(cls, momentum: float, info: ValidationInfo) -> float:
+        if momentum and info.data.get("optimizer") == "adam":
+            raise ValueError("adam has no momentum setting; use optimizer sgd or rmsprop")
+        return momentum
 
     @field_validator("gap")
     @classmethod
@@ -105,8 +140,10 @@ class TrialConfig(BaseModel):
 
     @property
     def signal_position(self) -> int:
-        """The input the label depends on most: the recalled bit, or the first for sum_sign."""
-        return tasks.signal_position(self.seq_len, self.gap) if self.gap is not None else 0
+        """The input the label depends on from furthest back, where it is the same for
+        every sequence: the recalled bit (recall), the first input (sum_sign), the first
+        symbol (copy). `adding` has its own per sequence (its first marker): 0 here."""
+        return tasks.signal_position(self.seq_len, self.gap) if self.task == "recall" else 0
 
 
 # The config fields a results table shows: `threads` is how a trial ran, not what it was.
@@ -126,8 +163,9 @@ def estimate_memory_bytes(cfg: TrialConfig) -> float:
     and Adam's two moments, and the activations kept for backpropagation through the
     largest batch (training or probe), about three values per gate unit per step."""
     units = _GATES[cfg.arch] * cfg.hidden
-    weights = units * (1 + cfg.hidden + 2) + cfg.hidden + 1
+    task = tasks.get(cfg.task)
+    weights = units * (task.channels + cfg.hidden + 2) + (cfg.hidden + 1) * task.classes
     sequences = 2 * cfg.train_size + cfg.val_size + cfg.test_size + cfg.probe_size
-    data = 4.0 * cfg.seq_len * sequences
+    data = 4.0 * cfg.seq_len * task.channels * sequences
     activations = 4.0 * 3 * units * cfg.seq_len * max(cfg.batch_size, cfg.probe_size)
     return WORKER_BASE_BYTES + data + 4.0 * 4 * weights + activations

@@ -16,7 +16,13 @@ import tensorflow as tf
 
 from gradsweep import diagnostics, tasks
 from gradsweep.config import VARIABLE_GROUPS, TrialConfig
-from gradsweep.models import build_model, candidate_recurrent_kernel, variable_groups
+from gradsweep.models import (
+    Objective,
+    build_model,
+    candidate_recurrent_kernel,
+    objective,
+    variable_groups,
+)
 from gradsweep.records import EpochMetrics, TrialState
 
 EVAL_CHUNK = 4096  # sequences per evaluation call; bounds memory for large sets
@@ -26,27 +32,27 @@ class StepMeasures(NamedTuple):
     """What one optimizer step measured; norms are taken before clipping."""
 
     loss: tf.Tensor  # mean loss over the minibatch
-    correct: tf.Tensor  # correctly classified sequences
+    correct: tf.Tensor  # the minibatch's summed score (correct sequences, or shares of them)
     norm: tf.Tensor  # global gradient norm
     group_norms: tf.Tensor  # one norm per VARIABLE_GROUPS entry
 
 
-def train_step(model, optimizer, group_ids, clip_norm, x, y) -> StepMeasures:
+def train_step(model, optimizer, group_ids, clip_norm, x, y, task: Objective) -> StepMeasures:
     """One optimizer step on a minibatch, clipped to `clip_norm` (None = off)."""
     variables = model.trainable_variables
     with tf.GradientTape() as tape:
         pred = model(x, training=True)
-        loss = tf.reduce_mean(keras.ops.binary_crossentropy(y, pred))
+        loss = tf.reduce_mean(task.loss(y, pred))
     grads = tape.gradient(loss, variables)
     norm, group_norms = diagnostics.gradient_norms(grads, group_ids)
     if clip_norm is not None:
         grads, _ = tf.clip_by_global_norm(grads, clip_norm, use_norm=norm)
     optimizer.apply(grads, variables)
-    correct = tf.reduce_sum(tf.cast(tf.equal(pred > 0.5, y > 0.5), tf.float32))
+    correct = tf.reduce_sum(task.score(y, pred))
     return StepMeasures(loss, correct, norm, group_norms)
 
 
-def train_epoch(model, optimizer, group_ids, clip_norm, batch_size, x, y, order):
+def train_epoch(model, optimizer, group_ids, clip_norm, batch_size, x, y, order, task):
     """One pass over `x` in the given order; returns sums and extremes of the step measures."""
     n = tf.shape(order)[0]
     steps = (n + batch_size - 1) // batch_size
@@ -59,7 +65,7 @@ def train_epoch(model, optimizer, group_ids, clip_norm, batch_size, x, y, order)
     for i in tf.range(steps):
         idx = order[i * batch_size : tf.minimum((i + 1) * batch_size, n)]
         xb, yb = tf.gather(x, idx), tf.gather(y, idx)
-        step = train_step(model, optimizer, group_ids, clip_norm, xb, yb)
+        step = train_step(model, optimizer, group_ids, clip_norm, xb, yb, task)
         loss_sum += step.loss * tf.cast(tf.shape(idx)[0], tf.float32)
         correct += step.correct
         norm_sum += step.norm
@@ -82,12 +88,19 @@ def train_epoch(model, optimizer, group_ids, clip_norm, batch_size, x, y, order)
     }
 
 
-def evaluate(model, x, y):
-    """Summed loss and correct count over a batch of sequences."""
+def evaluate(model, x, y, task: Objective):
+    """Summed loss and summed score over a batch of sequences."""
     pred = model(x, training=False)
-    loss = tf.reduce_sum(keras.ops.binary_crossentropy(y, pred))
-    correct = tf.reduce_sum(tf.cast(tf.equal(pred > 0.5, y > 0.5), tf.float32))
-    return loss, correct
+    return tf.reduce_sum(task.loss(y, pred)), tf.reduce_sum(task.score(y, pred))
+
+
+def make_optimizer(cfg: TrialConfig) -> keras.optimizers.Optimizer:
+    """Adam, SGD or RMSprop at `cfg.lr` (with `cfg.momentum` for the latter two)."""
+    if cfg.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=cfg.lr, momentum=cfg.momentum)
+    if cfg.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=cfg.lr, momentum=cfg.momentum)
+    return keras.optimizers.Adam(learning_rate=cfg.lr)
 
 
 class Trainer:
@@ -98,7 +111,9 @@ class Trainer:
         sizes = (cfg.train_size, cfg.val_size, cfg.test_size, cfg.probe_size)
         self.data = tasks.make_splits(cfg.task, cfg.seq_len, sizes, cfg.seed, cfg.gap, cfg.scale)
         self.model = build_model(cfg)
-        self.optimizer = keras.optimizers.Adam(learning_rate=cfg.lr)
+        self.task = tasks.get(cfg.task)
+        self.objective = objective(cfg.task)
+        self.optimizer = make_optimizer(cfg)
         self.optimizer.build(self.model.trainable_variables)
         # Shuffling has its own stream, so its state can be saved and restored exactly.
         self.rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0x5EED]))
@@ -107,17 +122,19 @@ class Trainer:
         group_ids = tf.constant(
             [VARIABLE_GROUPS.index(g) for g in variable_groups(self.model)], tf.int32
         )
-        clip = cfg.clip_norm
+        clip, task = cfg.clip_norm, self.objective
 
         def epoch_fn(x, y, order):
             return train_epoch(
-                self.model, self.optimizer, group_ids, clip, cfg.batch_size, x, y, order
+                self.model, self.optimizer, group_ids, clip, cfg.batch_size, x, y, order, task
             )
 
         self._epoch = tf.function(epoch_fn)
-        self._evaluate = tf.function(lambda x, y: evaluate(self.model, x, y), reduce_retracing=True)
-        self._profile = tf.function(
-            lambda x, y: diagnostics.input_gradient_profile(self.model, x, y)
+        self._evaluate = tf.function(
+            lambda x, y: evaluate(self.model, x, y, task), reduce_retracing=True
+        )
+        self._gradients = tf.function(
+            lambda x, y: diagnostics.input_gradients(self.model, x, y, task.loss)
         )
 
     def run_epoch(self, epoch: int) -> EpochMetrics:
@@ -134,6 +151,7 @@ class Trainer:
             **{k: float(v) for k, v in out.items()},
             val_loss=val_loss,
             val_acc=val_acc,
+            val_mse=val_loss if self.task.output == "regression" else None,
             **{f"grad_norm_{g}": v for g, v in groups.items()},
             signal_grad_ratio=probe.get("signal_grad_ratio"),
             spectral_radius=probe.get("spectral_radius"),
@@ -143,12 +161,18 @@ class Trainer:
 
     def probe(self) -> dict:
         """Gradient through time and spectral radius, on the fixed probe batch."""
-        profile = self._profile(tf.constant(self.data.probe.x), tf.constant(self.data.probe.y))
-        profile = profile.numpy().astype(np.float64)
+        probe = self.data.probe
+        gradients = self._gradients(tf.constant(probe.x), tf.constant(probe.y))
+        gradients = gradients.numpy().astype(np.float64)
+        profile = gradients.mean(axis=0)
+        if self.task.fixed_signal:
+            ratio = diagnostics.signal_grad_ratio(profile, self.cfg.signal_position)
+        else:  # each sequence at its own signal (the adding problem's first marker)
+            ratio = diagnostics.signal_grad_ratio_per_sequence(gradients, probe.signal)
         kernel = candidate_recurrent_kernel(self.model, self.cfg.arch)
         return {
             "grad_profile": profile.tolist(),
-            "signal_grad_ratio": diagnostics.signal_grad_ratio(profile, self.cfg.signal_position),
+            "signal_grad_ratio": ratio,
             "spectral_radius": diagnostics.spectral_radius(kernel),
         }
 

@@ -1,32 +1,97 @@
-"""`build_model(cfg)`: one recurrent layer and a sigmoid head, with fixed names for its weights."""
+"""`build_model(cfg)`: one recurrent layer and a task's head, with fixed names for its weights;
+`objective(task)`: the TensorFlow side of the task's output kind (loss and score).
+
+Output kinds (`tasks.Task.output`):
+- binary: Dense(1, sigmoid) on the last state; binary cross-entropy; correct when the
+  prediction is on the label's side of 0.5.
+- regression: Dense(1) linear on the last state; squared error; correct when the absolute
+  error is below the task's `tolerance`.
+- sequence: Dense(classes) logits at every step; softmax cross-entropy averaged over the
+  steps; the score is the share of the last `scored_steps` steps predicted right.
+"""
 
 from __future__ import annotations
 
-import keras
+from collections.abc import Callable
+from typing import NamedTuple
 
+import keras
+import tensorflow as tf
+
+from gradsweep import tasks
 from gradsweep.config import TrialConfig
 
 ARCHS = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 
 
 def build_model(cfg: TrialConfig) -> keras.Model:
-    """SimpleRNN, LSTM or GRU with `cfg.hidden` units, then Dense(1, sigmoid).
+    """SimpleRNN, LSTM or GRU with `cfg.hidden` units, then the task's head.
 
     LSTM and GRU keep Keras's defaults (tanh, sigmoid gates, no recurrent dropout, GRU
-    reset_after) so that TensorFlow picks the cuDNN kernel on a GPU.
+    reset_after) so that TensorFlow picks the cuDNN kernel on a GPU. SimpleRNN takes
+    `cfg.activation` (tanh, or relu for the IRNN).
     """
     keras.utils.set_random_seed(cfg.seed)
+    task = tasks.get(cfg.task)
+    options = {"activation": cfg.activation} if cfg.arch == "rnn" else {}
     recurrent = ARCHS[cfg.arch](
-        cfg.hidden, recurrent_initializer=cfg.recurrent_init, name="recurrent"
+        cfg.hidden,
+        recurrent_initializer=cfg.recurrent_init,
+        return_sequences=task.output == "sequence",
+        name="recurrent",
+        **options,
     )
+    activation = "sigmoid" if task.output == "binary" else None
     return keras.Sequential(
         [
-            keras.Input((cfg.seq_len, 1)),
+            keras.Input((cfg.seq_len, task.channels)),
             recurrent,
-            keras.layers.Dense(1, activation="sigmoid", name="head"),
+            keras.layers.Dense(task.classes, activation=activation, name="head"),
         ],
         name=f"{cfg.arch}_{cfg.hidden}",
     )
+
+
+class Objective(NamedTuple):
+    """Per-sequence loss and per-sequence score (1 = right) of a model's output."""
+
+    loss: Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+    score: Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+
+
+def objective(task_name: str) -> Objective:
+    """The loss and score of `task_name`'s output kind; both map (y, out) to shape (n,)."""
+    task = tasks.get(task_name)
+    if task.output == "binary":
+
+        def loss(y, out):
+            return tf.reshape(keras.ops.binary_crossentropy(y, out), [-1])
+
+        def score(y, out):
+            return tf.cast(tf.equal(out[:, 0] > 0.5, y[:, 0] > 0.5), tf.float32)
+
+    elif task.output == "regression":
+        tolerance = task.tolerance
+
+        def loss(y, out):
+            return tf.square(out[:, 0] - y[:, 0])
+
+        def score(y, out):
+            return tf.cast(tf.abs(out[:, 0] - y[:, 0]) < tolerance, tf.float32)
+
+    else:
+        steps = task.scored_steps
+
+        def loss(y, out):
+            per_step = keras.ops.sparse_categorical_crossentropy(y, out, from_logits=True)
+            return tf.reduce_mean(per_step, axis=1)
+
+        def score(y, out):
+            guess = tf.argmax(out[:, -steps:], axis=-1, output_type=tf.int32)
+            right = tf.equal(guess, y[:, -steps:])
+            return tf.reduce_mean(tf.cast(right, tf.float32), axis=1)
+
+    return Objective(loss, score)
 
 
 def variable_groups(model: keras.Model) -> list[str]:

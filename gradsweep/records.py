@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from gradsweep import tasks
 from gradsweep.config import TrialConfig
 
 
@@ -40,6 +41,7 @@ class EpochMetrics:
     spectral_radius: float | None
     grad_profile: list[float] | None
     time_s: float
+    val_mse: float | None = None  # regression tasks (adding): val_loss is the MSE
 
 
 EPOCH_FIELDS = tuple(f.name for f in fields(EpochMetrics))
@@ -60,6 +62,8 @@ class Summary:
     best_val_acc: float | None
     test_acc: float | None
     test_loss: float | None
+    val_mse: float | None  # regression tasks only (adding), final epoch
+    test_mse: float | None  # regression tasks only
     grad_norm_mean: float | None  # mean over epochs of the per-epoch step mean
     grad_norm_max: float | None  # over every step of the run; NaN if any step was NaN
     grad_norm_first: float | None  # mean over the first epoch's steps
@@ -88,6 +92,7 @@ FROM_EPOCHS: dict[str, tuple[str, Callable[[list[Any]], Any]]] = {
     "samples_seen": ("samples_seen", lambda v: v[-1]),
     "train_loss": ("train_loss", lambda v: v[-1]),
     "val_acc": ("val_acc", lambda v: v[-1]),
+    "val_mse": ("val_mse", lambda v: v[-1]),
     "best_val_acc": ("val_acc", _nan_max),
     "grad_norm_mean": ("grad_norm_mean", lambda v: float(np.mean(v))),
     "grad_norm_max": ("grad_norm_max", _nan_max),
@@ -177,6 +182,7 @@ class TrialResult:
             **summarize_epochs([asdict(e) for e in self.epochs]),
             test_acc=self.test_acc,
             test_loss=self.test_loss,
+            test_mse=self.test_loss if tasks.get(self.config.task).output == "regression" else None,
             signal_grad_ratio_init=self.init.get("signal_grad_ratio"),
             spectral_radius_init=self.init.get("spectral_radius"),
             solved=self.solved,

@@ -44,7 +44,7 @@ __all__ = [
     "wilson_interval",
 ]
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 CONFIG_FIELDS = list(TABLE_FIELDS)
 EPOCH_COLUMNS = [f for f in EPOCH_FIELDS if f != "grad_profile"]
 
@@ -101,8 +101,12 @@ SUMMARY_DTYPES = {
 
 def config_frame(configs: list[dict[str, Any]]) -> pd.DataFrame:
     """The config columns of the trials table, typed from TrialConfig's annotations."""
+    # A field an older gradsweep did not write had the value that is its default now
+    # (activation tanh, optimizer adam, momentum 0), so it is filled, not left NA.
+    defaults = {k: TrialConfig.model_fields[k].default for k in CONFIG_FIELDS}
     frame = pd.DataFrame(
-        [{k: c.get(k) for k in CONFIG_FIELDS} for c in configs], columns=CONFIG_FIELDS
+        [{k: c.get(k, defaults[k]) for k in CONFIG_FIELDS} for c in configs],
+        columns=CONFIG_FIELDS,
     )
     for name, dtype in CONFIG_DTYPES.items():
         frame[name] = pd.array(frame[name], dtype=dtype)

@@ -25,12 +25,13 @@ from pydantic import (
     field_validator,
 )
 
-from gradsweep.config import TrialConfig, estimate_memory_bytes
+from gradsweep import tasks
+from gradsweep.config import Task, TrialConfig, estimate_memory_bytes
 from gradsweep.errors import ConfigError, from_validation_error
 from gradsweep.frontier_search import FrontierSearch
 
 # Tasks whose dependency axis is `gap`; the others' is `seq_len`.
-DEPENDENCY_GAP_TASKS = ("recall",)
+DEPENDENCY_GAP_TASKS = tuple(name for name, task in tasks.TASK_DEFS.items() if task.uses_gap)
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"
 # Fields a spec may not sweep or fix: the budget has its own section, threads follow resources.
 NOT_SPEC_FIELDS = {"max_epochs", "solve_threshold", "threads"}
@@ -110,7 +111,7 @@ class SweepSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: StrictStr = Field(pattern=NAME_PATTERN)
-    task: Literal["recall", "sum_sign"] | None = None
+    task: Task | None = None
     axes: dict[str, AxisValues | str] = Field(min_length=1)
     fixed: dict[str, Any] = Field(default_factory=dict)
     budget: Budget = Budget()

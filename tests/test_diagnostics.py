@@ -7,7 +7,7 @@ import tensorflow as tf
 from gradsweep import TrialConfig, diagnostics, tasks
 from gradsweep.config import VARIABLE_GROUPS
 from gradsweep.loop import Trainer
-from gradsweep.models import build_model, candidate_recurrent_kernel, variable_groups
+from gradsweep.models import build_model, candidate_recurrent_kernel, objective, variable_groups
 
 ARCHS = ["rnn", "lstm", "gru"]
 
@@ -67,7 +67,7 @@ def test_profile_is_the_mean_absolute_gradient_of_each_sequences_own_loss(arch):
     cfg = TrialConfig(arch=arch, hidden=4, gap=2, seq_len=6)
     model = build_model(cfg)
     x, y = _batch(cfg, 5)
-    profile = diagnostics.input_gradient_profile(model, x, y).numpy()
+    profile = diagnostics.input_gradient_profile(model, x, y, objective("recall").loss).numpy()
     own = []
     for i in range(5):  # one sequence at a time: its loss, its inputs
         xi = tf.Variable(x[i : i + 1])
@@ -82,7 +82,7 @@ def test_profile_agrees_with_finite_differences():
     cfg = TrialConfig(arch="rnn", hidden=4, gap=2, seq_len=5)
     model = build_model(cfg)
     x, y = _batch(cfg, 4)
-    profile = diagnostics.input_gradient_profile(model, x, y).numpy()
+    profile = diagnostics.input_gradient_profile(model, x, y, objective("recall").loss).numpy()
     h = 1e-2
     for t in range(5):
         bump = np.zeros(x.shape, np.float32)

@@ -11,8 +11,28 @@ from gradsweep import load_results
 from tests.conftest import FIXTURES
 
 
+# Columns added since: what an old trial's config meant, and metrics it did not measure.
+ADDED = {
+    "trials": {
+        "activation": "tanh",
+        "optimizer": "adam",
+        "momentum": 0.0,
+        "val_mse": None,
+        "test_mse": None,
+    },
+    "epochs": {"val_mse": None},
+    "profiles": {},
+}
+
+
 @pytest.mark.parametrize("table", ["trials", "epochs", "profiles"])
 def test_legacy_experiment_loads_to_the_same_tables(legacy, table):
     expected = pd.read_parquet(FIXTURES / f"legacy_v1_{table}.parquet")
     loaded = getattr(load_results(legacy), table)
-    pd.testing.assert_frame_equal(loaded, expected)
+    pd.testing.assert_frame_equal(loaded[expected.columns], expected)
+    assert set(loaded.columns) - set(expected.columns) == set(ADDED[table])
+    for column, value in ADDED[table].items():
+        if value is None:
+            assert loaded[column].isna().all(), column
+        else:
+            assert (loaded[column] == value).all(), column

@@ -7,7 +7,7 @@ import tensorflow as tf
 from gradsweep import TrialConfig, run_trial, tasks
 from gradsweep.config import VARIABLE_GROUPS
 from gradsweep.loop import Trainer, train_epoch
-from gradsweep.models import build_model, variable_groups
+from gradsweep.models import build_model, objective, variable_groups
 from tests.test_diagnostics import bce
 
 BETA_2, EPSILON = 0.999, 1e-7  # Keras Adam's defaults
@@ -87,7 +87,7 @@ def test_epoch_counts_exactly_the_steps_whose_norm_exceeded_the_clip_norm():
     optimizer = tf.keras.optimizers.Adam(learning_rate=1e-9)
     optimizer.build(model.trainable_variables)
     ids = tf.constant([VARIABLE_GROUPS.index(g) for g in variable_groups(model)])
-    out = train_epoch(model, optimizer, ids, clip, 8, x, y, tf.range(80))
+    out = train_epoch(model, optimizer, ids, clip, 8, x, y, tf.range(80), objective("recall"))
     assert float(out["clip_fraction"]) * 10 == pytest.approx(clipped, abs=1e-5)  # of 10 steps
     assert float(out["grad_norm_mean"]) == pytest.approx(np.mean(norms), rel=1e-4)
     assert float(out["grad_norm_max"]) == pytest.approx(np.max(norms), rel=1e-4)

@@ -71,7 +71,7 @@ def test_hostile_seq_len_expressions_are_refused(expr):
         (BASE.replace("hidden: 8", "hidden: eight"), "fixed.hidden: 'eight'"),
         (BASE.replace("gap+3", "gap-3"), "axes: 4 grid point\\(s\\) have gap >= seq_len"),
         (BASE.replace("gap+3", "gap**2"), "axes.seq_len"),
-        (BASE.replace("task: recall", "task: sum_sign"), "axes.gap: .*recall only"),
+        (BASE.replace("task: recall", "task: sum_sign"), "axes.gap: .*does not apply to sum_sign"),
         (BASE + "extra: 1\n", "extra: unknown field"),
         (BASE.replace("name: t", "name: ../up"), "name: '../up' is not allowed"),
         (BASE.replace("fixed: {hidden: 8}", "fixed: {max_epochs: 3}"), "belongs in budget"),
