@@ -30,6 +30,9 @@ RANKABLE = [
     "lr",
     "batch_size",
     "recurrent_init",
+    "activation",
+    "optimizer",
+    "momentum",
     "train_size",
     "seed",
 ]
@@ -48,8 +51,10 @@ def swept(trials: pd.DataFrame, column: str) -> bool:
 
 
 def model_columns(trials: pd.DataFrame) -> list[str]:
-    """What tells one model from another on a heatmap's rows: arch, and clip when swept."""
-    return ["arch", "clip_norm"] if swept(trials, "clip_norm") else ["arch"]
+    """What tells one model from another on a heatmap's rows: arch, and every other swept
+    setting that is not a panel of its own (clip_norm, activation, optimizer, lr ...)."""
+    panels = set(facets(trials))
+    return [c for c in frontier_groups(trials) if c not in panels]
 
 
 def facets(trials: pd.DataFrame) -> list[str]:

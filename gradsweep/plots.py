@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 
+from gradsweep import tasks
 from gradsweep.analysis import (
     aggregate,
     dependency_axis,
@@ -34,6 +35,7 @@ ARCH_ORDER = ["rnn", "lstm", "gru"]
 # What each heatmap metric is called on a colour bar, and whether it is drawn on a log scale.
 METRICS = {
     "test_acc": ("test accuracy", False),
+    "test_mse": ("test MSE", True),
     "best_val_acc": ("best validation accuracy", False),
     "grad_norm_first": ("mean gradient norm, first epoch", True),
     "grad_norm_max": ("max gradient norm (pre-clip)", True),
@@ -54,10 +56,7 @@ def model_label(arch: str, clip: float | None, hidden: int | None = None) -> str
 
 
 def _row_labels(keys: pd.DataFrame, rows: list[str]) -> list[str]:
-    return [
-        model_label(r["arch"], r["clip_norm"] if "clip_norm" in rows else None)
-        for _, r in keys.iterrows()
-    ]
+    return [group_label({c: r[c] for c in rows}) for _, r in keys.iterrows()]
 
 
 def _sorted_models(frame: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
@@ -67,16 +66,30 @@ def _sorted_models(frame: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
     sort = ["_a"] + (["_c"] if "clip_norm" in rows else [])
     if "clip_norm" in rows:
         keys["_c"] = keys["clip_norm"].astype("float64").fillna(-1.0)
-    return keys.sort_values(sort).drop(columns=[c for c in ("_a", "_c") if c in keys])
+    sort += [c for c in rows if c not in ("arch", "clip_norm")]
+    return keys.sort_values(sort, kind="stable").drop(
+        columns=[c for c in ("_a", "_c") if c in keys]
+    )
 
 
 def group_label(values: dict) -> str:
     """A model's label from its frontier group values: arch, clip, hidden, then the rest."""
     clip = values.get("clip_norm") if "clip_norm" in values else None
     label = model_label(values["arch"], clip, values.get("hidden"))
-    rest = [f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
-            for k, v in values.items() if k not in ("arch", "clip_norm", "hidden")]  # fmt: skip
+    rest = [_setting(k, v) for k, v in values.items() if k not in ("arch", "clip_norm", "hidden")]
     return " · ".join([label, *rest])
+
+
+# Settings whose value says what it is, shown without the field's name.
+_BARE = ("activation", "optimizer")
+
+
+def _setting(key: str, value) -> str:
+    """One setting of a label: 'relu', 'sgd', 'init identity', 'lr 0.01'."""
+    if key in _BARE:
+        return str(value)
+    name = "init" if key == "recurrent_init" else key
+    return f"{name} {value}"
 
 
 def _wrap(text: str, inches: float, points: float = 10) -> str:
@@ -108,7 +121,9 @@ def heatmap(trials: pd.DataFrame, metric: str = "test_acc") -> Figure:
     norm = _norm(agg["_v"], log, metric)
     # Room for the row labels and colour bar even with one column, and for the colour
     # bar's label (written along it) even with one row.
-    width = min(max(5.5, 3.2 + 0.55 * len(xs)), 18.0)
+    labels = _row_labels(models, rows)
+    label_inches = 0.08 * max(len(t) for t in labels)  # 10-point tick labels
+    width = min(max(5.5, label_inches + 2.4 + 0.7 * len(xs)), 24.0)
     height = max(1.0 + 0.45 * len(models), 1.8)
     total = max(height * len(panel_keys) + 0.6, 3.2)
     fig, axes = _subplots(len(panel_keys), 1, (width, total))
@@ -132,12 +147,12 @@ def heatmap(trials: pd.DataFrame, metric: str = "test_acc") -> Figure:
         )
         _annotate(ax, grid, norm, log)
         ax.set_xticks(range(len(xs)), [str(v) for v in xs])
-        ax.set_yticks(range(len(models)), _row_labels(models, rows))
+        ax.set_yticks(range(len(models)), labels)
         ax.set_xlabel(f"{x} (time steps)")
         title = ", ".join(f"{c} {v}" for c, v in zip(panels, key, strict=True))
         missing = "; grey: not run or no value" if np.isnan(grid).any() else ""
         heading = f"{label}{' — ' + title if title else ''} (mean over seeds{missing})"
-        ax.set_title(_wrap(heading, width - 2.2), fontsize=10)
+        ax.set_title(_wrap(heading, max(2.5, width - label_inches - 1.8)), fontsize=10)
         ax.set_facecolor("#dddddd")  # missing cells read as grey, not as a colour
     bar_label = label + (" (log scale)" if log else "")
     fig.colorbar(image, ax=axes[:, 0].tolist(), label=_wrap(bar_label, total - 0.4))
@@ -189,8 +204,8 @@ def _annotate(ax, grid: np.ndarray, norm, log: bool) -> None:
 
 
 def _short_number(value: float, log: bool) -> str:
-    if log:
-        return f"{value:.0e}".replace("e-0", "e-").replace("e+0", "e")
+    if log:  # two significant figures
+        return f"{value:.1e}".replace("e-0", "e-").replace("e+0", "e")
     return f"{value:.2f}"
 
 
@@ -262,22 +277,34 @@ def gradient_through_time(profiles: pd.DataFrame, trials: pd.DataFrame, epoch: i
 
 
 def learning_curves(epochs: pd.DataFrame, trials: pd.DataFrame) -> Figure:
-    """Validation accuracy and gradient norm by samples seen, a column per architecture;
-    thin lines are seeds, thick lines their mean, one colour per gap (or seq_len)."""
+    """Validation accuracy, validation loss and gradient norm by samples seen, a column
+    per model; thin lines are seeds, thick lines their mean, one colour per gap (or
+    seq_len). The task's baseline (what a model that learned nothing scores: chance, or
+    the adding and copy tasks' memoryless loss) is a dashed line in its level's colour."""
     x = dependency_axis(trials)
-    merged = epochs.merge(trials[["trial_id", "arch", x, "seed"]], on="trial_id")
-    archs = [a for a in ARCH_ORDER if a in set(merged["arch"])]
+    group = model_columns(trials)
+    columns = list(dict.fromkeys(["trial_id", "task", *group, x, "seed", "gap", "seq_len"]))
+    merged = epochs.merge(trials[columns], on="trial_id")
     if merged.empty:
         return _empty_figure("no epochs recorded")
+    models = _sorted_models(merged, group).reset_index(drop=True)
     levels = sorted(merged[x].dropna().unique())
     colours = {v: OKABE_ITO[i % len(OKABE_ITO)] for i, v in enumerate(levels)}
-    fig, axes = _subplots(2, len(archs), (min(4.2 * len(archs), 16), 6.4), sharex=True)
-    for col, arch in enumerate(archs):
-        sub = merged[merged["arch"] == arch]
-        for row, metric in enumerate(["val_acc", "grad_norm_mean"]):
+    rows = [("val_acc", "validation score"), ("val_loss", "validation loss (log)"),
+            ("grad_norm_mean", "mean gradient norm (log)")]  # fmt: skip
+    ncols = len(models)
+    fig, axes = _subplots(len(rows), ncols, (min(4.2 * ncols, 20), 8.4), sharex=True)
+    for col, (_, model) in enumerate(models.iterrows()):
+        match = np.ones(len(merged), bool)
+        for column in group:
+            match &= _same(merged[column], model[column])
+        sub = merged[match]
+        for row, (metric, ylabel) in enumerate(rows):
             ax = axes[row, col]
             for level in levels:
                 runs = sub[sub[x] == level]
+                if runs.empty:
+                    continue
                 for _, run in runs.groupby("trial_id"):
                     ax.plot(
                         run["samples_seen"], run[metric], color=colours[level], lw=0.6, alpha=0.35
@@ -286,18 +313,31 @@ def learning_curves(epochs: pd.DataFrame, trials: pd.DataFrame) -> Figure:
                 ax.plot(
                     mean.index, mean.to_numpy(), color=colours[level], lw=2, label=f"{x} {level}"
                 )
-            if metric == "grad_norm_mean":
+                _baseline(ax, runs.iloc[0], metric, colours[level])
+            if metric != "val_acc":
                 ax.set_yscale("log")
             ax.grid(alpha=0.3)
             if col == 0:
-                ax.set_ylabel("validation accuracy" if row == 0 else "mean gradient norm (log)")
-            if row == 1:
+                ax.set_ylabel(ylabel)
+            if row == len(rows) - 1:
                 ax.set_xlabel("training sequences seen")
-            else:
-                ax.set_title(ARCH_NAMES.get(arch, arch), fontsize=10)
+            if row == 0:
+                title = group_label({c: model[c] for c in group})
+                ax.set_title(_wrap(title, 4.0, 9), fontsize=9)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right upper", fontsize=8, frameon=False)
     return fig
+
+
+def _baseline(ax, trial: pd.Series, metric: str, colour: str) -> None:
+    """The task's no-learning baseline on the panel of its metric, as a dashed line."""
+    task = tasks.TASK_DEFS.get(str(trial["task"]))
+    if task is None:
+        return
+    gap = None if pd.isna(trial["gap"]) else int(trial["gap"])
+    base = task.baseline(int(trial["seq_len"]), gap)
+    if (base.metric, metric) in (("acc", "val_acc"), ("loss", "val_loss")):
+        ax.axhline(base.value, color=colour, ls="--", lw=1, alpha=0.8)
 
 
 def frontier(trials: pd.DataFrame) -> Figure:

@@ -207,6 +207,7 @@ def _clip_sentences(done: pd.DataFrame) -> list[str]:
 
 FIGURES = [
     ("test_acc", "Test accuracy against dependency"),
+    ("test_mse", "Test MSE against dependency (regression tasks)"),
     ("grad_norm_first", "Gradient norm in the first epoch"),
     ("grad_norm_max", "Largest gradient norm"),
     ("signal_grad_ratio_init", "Gradient reaching the signal, before training"),

@@ -38,6 +38,10 @@ NOT_SPEC_FIELDS = {"max_epochs", "solve_threshold", "threads"}
 # The only fields where null means something (clipping off); everywhere else it is refused.
 NULL_MEANS_OFF = ("clip_norm",)
 SPEC_FIELDS = [f for f in TrialConfig.model_fields if f not in NOT_SPEC_FIELDS]
+# An axis whose values are partial configs, for models that are combinations of fields
+# (Le et al.'s IRNN is arch rnn + activation relu + recurrent_init identity), so that a grid
+# need not cross fields that only make sense together.
+MODELS_AXIS = "models"
 
 # seq_len as an integer expression of gap: gap, gap+K, gap-K, K*gap, gap*K, K*gap+M.
 # A regular grammar, matched whole; numbers are bounded so nothing hostile can grow.
@@ -125,6 +129,9 @@ class SweepSpec(BaseModel):
     @classmethod
     def _known_axes(cls, axes: dict[str, Any]) -> dict[str, Any]:
         for key, values in axes.items():
+            if key == MODELS_AXIS:
+                _check_models(values)
+                continue
             _check_field_name(key, "axes")
             if isinstance(values, str) and key != "seq_len":
                 raise ValueError(f"axis {key} must be a list of values")
@@ -203,6 +210,9 @@ class SweepSpec(BaseModel):
             )
         derived = {"seq_len"} if isinstance(self.axes.get("seq_len"), str) else set()
         model_fields = [k for k in self.axes if k not in {axis, "seed", *derived}]
+        if MODELS_AXIS in model_fields:
+            at = model_fields.index(MODELS_AXIS)
+            model_fields[at : at + 1] = _model_keys(self.axes[MODELS_AXIS])
         return FrontierPlan(axis, model_fields, majority, search.lookahead, search.verify)
 
     def to_dict(self) -> dict[str, Any]:
@@ -248,6 +258,22 @@ def load_yaml(raw: bytes | str, source: str = "spec") -> Any:
         raise ConfigError(f"spec: {source} is not valid YAML{where}: {problem}", "spec") from None
 
 
+def _check_models(values: Any) -> None:
+    if isinstance(values, str) or not all(isinstance(v, dict) and v for v in values):
+        raise ValueError(
+            f"axis {MODELS_AXIS} must be a list of mappings of config fields, such as "
+            "{arch: rnn, activation: relu, recurrent_init: identity}"
+        )
+    for model in values:
+        for key in model:
+            _check_field_name(key, f"axes.{MODELS_AXIS}")
+
+
+def _model_keys(models: list[dict[str, Any]]) -> list[str]:
+    """The fields the entries of a `models` axis set, in first-seen order."""
+    return list(dict.fromkeys(key for model in models for key in model))
+
+
 def _check_field_name(key: Any, section: str) -> None:
     if key in NOT_SPEC_FIELDS:
         home = "resources" if key == "threads" else "budget"
@@ -266,9 +292,12 @@ class Grid(BaseModel):
 
 def _check_values(spec: SweepSpec) -> None:
     """Each axis and fixed value against its TrialConfig field, named by its spec path."""
-    for section, values in (("axes", spec.axes), ("fixed", spec.fixed)):
+    models = spec.axes.get(MODELS_AXIS, [])
+    sections = [("axes", spec.axes), ("fixed", spec.fixed)]
+    sections += [(f"axes.{MODELS_AXIS}[{i}]", model) for i, model in enumerate(models)]
+    for section, values in sections:
         for key, value in values.items():
-            if section == "axes" and isinstance(value, str):
+            if section == "axes" and (isinstance(value, str) or key == MODELS_AXIS):
                 continue
             field = TrialConfig.model_fields[key]
             adapter = TypeAdapter(Annotated[field.annotation, field])
@@ -283,6 +312,14 @@ def _check_values(spec: SweepSpec) -> None:
                     adapter.validate_python(item, strict=True)
                 except ValidationError as err:
                     raise from_validation_error(err, f"{section}.{key}") from None
+    for i, model in enumerate(models):
+        again = sorted(set(model) & (set(spec.axes) | set(spec.fixed)))
+        if again:
+            raise ConfigError(
+                f"axes.{MODELS_AXIS}[{i}].{again[0]}: is also an axis or fixed; give it in "
+                "one place",
+                f"axes.{MODELS_AXIS}",
+            )
 
 
 def expand(spec: SweepSpec) -> Grid:
@@ -306,6 +343,7 @@ def expand(spec: SweepSpec) -> Grid:
     trials, skipped = [], []
     for combo in itertools.product(*(spec.axes[k] for k in names)):
         point = dict(zip(names, combo, strict=True))
+        point = {**point.pop(MODELS_AXIS, {}), **point}  # a model's fields are its point's
         values = {**base, **point}
         if seq_len_of is not None and values.get("gap") is not None:
             values["seq_len"] = seq_len_of(values["gap"])

@@ -54,6 +54,8 @@ def trial_tables(
                             "best_val_acc": 1.0 if solved else 0.55,
                             "test_acc": (0.99 if solved else 0.5) + rng.normal(0, 0.005),
                             "test_loss": 0.1,
+                            "val_mse": None,  # a classification task
+                            "test_mse": None,
                             "grad_norm_mean": 1.0,
                             "grad_norm_max": 2.0 + gap,
                             "grad_norm_first": 0.5 + rng.random(),
@@ -76,6 +78,7 @@ def trial_tables(
                                 "epoch": e,
                                 "samples_seen": e * 1000,
                                 "val_acc": 0.5 + (0.49 if solved else 0.05) * e / epochs,
+                                "val_loss": 0.7 - (0.6 if solved else 0.02) * e / epochs,
                                 "grad_norm_mean": 1.0 / e,
                             }
                         )
@@ -91,7 +94,7 @@ def trial_tables(
                                     "grad": 10 ** (-step_back / 10),
                                 }
                             )
-    config = config_frame([{k: c.get(k) for k in TABLE_FIELDS} for c in configs])
+    config = config_frame([{k: c[k] for k in TABLE_FIELDS if k in c} for c in configs])
     head = pd.DataFrame(finals)
     trials = pd.concat(
         [head[["trial_id", "status"]], config, head.drop(columns=["trial_id", "status"])], axis=1

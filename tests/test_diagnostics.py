@@ -153,3 +153,28 @@ def test_spectral_radius_of_hand_made_kernels():
     assert diagnostics.spectral_radius(np.array([[0.0, 2.0], [-2.0, 0.0]])) == pytest.approx(2.0)
     assert np.isnan(diagnostics.spectral_radius(np.array([[np.nan, 0.0], [0.0, 1.0]])))
     assert np.isnan(diagnostics.spectral_radius(np.array([[np.inf, 0.0], [0.0, 1.0]])))
+
+
+def test_per_sequence_ratio_takes_each_sequence_at_its_own_signal():
+    gradients = np.array([[4.0, 1.0, 2.0], [1.0, 6.0, 3.0]])
+    # sequence 0 at position 0: 4 / 2; sequence 1 at position 1: 6 / 3; mean 2
+    assert diagnostics.signal_grad_ratio_per_sequence(gradients, np.array([0, 1])) == 2.0
+    assert diagnostics.signal_grad_ratio_per_sequence(gradients, np.array([2, 2])) == 1.0
+    with_zero = np.array([[1.0, 0.0], [1.0, 1.0]])
+    assert diagnostics.signal_grad_ratio_per_sequence(with_zero, np.array([0, 0])) == np.inf
+
+
+def test_adding_probe_ratio_is_at_each_sequences_first_marker():
+    cfg = TrialConfig(task="adding", arch="lstm", hidden=4, seq_len=8, probe_size=6)
+    trainer = Trainer(cfg)
+    probe = trainer.data.probe
+    per_sequence = []
+    for i in range(len(probe)):  # one sequence at a time, with a tape of its own
+        xi = tf.Variable(probe.x[i : i + 1])
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(trainer.model(xi)[:, 0] - probe.y[i, 0]))
+        grad = np.abs(tape.gradient(loss, xi).numpy()[0]).mean(axis=-1)
+        per_sequence.append(grad[probe.signal[i]] / grad[-1])
+    measured = trainer.probe()
+    assert measured["signal_grad_ratio"] == pytest.approx(np.mean(per_sequence), rel=1e-4)
+    assert len(measured["grad_profile"]) == 8

@@ -10,7 +10,6 @@ import pytest
 from gradsweep import load_results
 from tests.conftest import FIXTURES
 
-
 # Columns added since: what an old trial's config meant, and metrics it did not measure.
 ADDED = {
     "trials": {

@@ -92,3 +92,33 @@ def test_epoch_counts_exactly_the_steps_whose_norm_exceeded_the_clip_norm():
     assert float(out["grad_norm_mean"]) == pytest.approx(np.mean(norms), rel=1e-4)
     assert float(out["grad_norm_max"]) == pytest.approx(np.max(norms), rel=1e-4)
     np.testing.assert_allclose(out["group_norms"].numpy(), np.mean(groups, axis=0), rtol=1e-4)
+
+
+def test_sgd_with_momentum_takes_the_steps_written_out_here():
+    from gradsweep.loop import make_optimizer, train_step
+
+    cfg = TrialConfig(arch="rnn", hidden=3, gap=1, seq_len=4, optimizer="sgd", lr=0.1, momentum=0.5)
+    model = build_model(cfg)
+    optimizer = make_optimizer(cfg)
+    ids = tf.constant([0] * len(model.trainable_variables))
+    split = tasks.generate("recall", 8, 4, np.random.default_rng(0), gap=1)
+    x, y = tf.constant(split.x), tf.constant(split.y)
+    obj = objective("recall")
+
+    def grads_at(weights):
+        model.set_weights(weights)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(obj.loss(y, model(x)))
+        return [g.numpy() for g in tape.gradient(loss, model.trainable_variables)]
+
+    w0 = model.get_weights()
+    g0 = grads_at(w0)
+    w1 = [w - 0.1 * g for w, g in zip(w0, g0, strict=True)]
+    g1 = grads_at(w1)
+    velocity = [-0.5 * 0.1 * a - 0.1 * b for a, b in zip(g0, g1, strict=True)]
+    w2 = [w + v for w, v in zip(w1, velocity, strict=True)]
+    model.set_weights(w0)
+    for _ in range(2):
+        train_step(model, optimizer, ids, None, x, y, obj)
+    for got, want in zip(model.get_weights(), w2, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from gradsweep import TrialConfig
-from gradsweep.models import build_model, candidate_recurrent_kernel, variable_groups
+from gradsweep.models import build_model, candidate_recurrent_kernel, objective, variable_groups
 
 
 @pytest.mark.parametrize(("arch", "blocks"), [("rnn", 1), ("lstm", 4), ("gru", 3)])
@@ -44,3 +44,51 @@ def test_same_seed_same_weights():
     b = build_model(TrialConfig(arch="lstm", hidden=4, gap=1, seq_len=3, seed=5)).get_weights()
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
+
+
+def test_irnn_is_a_relu_rnn_whose_recurrent_kernel_starts_at_the_identity():
+    cfg = TrialConfig(arch="rnn", activation="relu", recurrent_init="identity", hidden=5)
+    cell = build_model(cfg).get_layer("recurrent").cell
+    assert cell.activation.__name__ == "relu"
+    np.testing.assert_array_equal(cell.recurrent_kernel.numpy(), np.eye(5))
+    x = np.random.default_rng(0).normal(size=(2, 3, 1)).astype(np.float32)
+    # h_t = relu(x_t W + h_{t-1} I + b) with b = 0, written out in numpy
+    w, h = cell.kernel.numpy(), np.zeros((2, 5))
+    for t in range(3):
+        h = np.maximum(x[:, t] @ w + h, 0)
+    np.testing.assert_allclose(build_model(cfg).layers[0](x).numpy(), h, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("task", "gap", "seq_len", "out_shape"),
+    [("adding", None, 9, (None, 1)), ("copy", 3, 23, (None, 23, 10))],
+)
+def test_heads_of_the_literature_tasks(task, gap, seq_len, out_shape):
+    cfg = TrialConfig(task=task, arch="gru", hidden=4, gap=gap, seq_len=seq_len)
+    model = build_model(cfg)
+    assert model.input_shape == (None, seq_len, 2 if task == "adding" else 10)
+    assert model.output_shape == out_shape
+    assert model.get_layer("head").activation.__name__ == "linear"  # MSE, or logits
+
+
+def test_regression_loss_and_score_against_numpy():
+    y = np.array([[1.0], [0.5], [1.2], [0.0]], np.float32)
+    out = np.array([[1.05], [0.62], [1.2], [-0.0799]], np.float32)
+    obj = objective("adding")
+    np.testing.assert_allclose(obj.loss(y, out).numpy(), ((out - y) ** 2)[:, 0], rtol=1e-6)
+    np.testing.assert_array_equal(obj.score(y, out).numpy(), [1, 0, 1, 1])  # |err| < 0.08
+
+
+def test_sequence_loss_and_score_against_numpy():
+    rng = np.random.default_rng(0)
+    n, steps = 3, 14
+    logits = rng.normal(size=(n, steps, 10)).astype(np.float32)
+    y = rng.integers(0, 10, size=(n, steps)).astype(np.int32)
+    obj = objective("copy")
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    expected = -np.take_along_axis(log_p, y[..., None], -1)[..., 0].mean(axis=1)
+    np.testing.assert_allclose(obj.loss(y, logits).numpy(), expected, rtol=1e-5)
+    right = logits.argmax(-1)[:, -10:] == y[:, -10:]  # only the last 10 steps count
+    np.testing.assert_allclose(obj.score(y, logits).numpy(), right.mean(axis=1))
+    y[:, :-10] = (logits.argmax(-1)[:, :-10] + 1) % 10  # wrong before the last 10: no effect
+    np.testing.assert_allclose(obj.score(y, logits).numpy(), right.mean(axis=1))

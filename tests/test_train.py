@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from gradsweep import TrialConfig, TrialState, run_trial
+from gradsweep import TrialConfig, TrialState, run_trial, tasks
 from gradsweep.errors import ConfigError
 from gradsweep.loop import Trainer
 from gradsweep.records import strict_json
@@ -187,3 +187,40 @@ def test_validation_and_test_accuracy_are_those_of_the_final_weights(tiny):
     test_acc = accuracy(trainer.data.test)
     assert trainer.evaluate_test()[1] == pytest.approx(test_acc, abs=1e-6)
     assert run_trial(cfg).test_acc == pytest.approx(test_acc, abs=1e-6)  # the same run
+
+
+SMALL = {"train_size": 1024, "val_size": 256, "test_size": 256, "probe_size": 16}
+
+
+@pytest.mark.slow  # about 2 s
+def test_a_small_gru_solves_a_short_adding_problem_and_reports_its_mse():
+    cfg = TrialConfig(
+        task="adding",
+        arch="gru",
+        hidden=8,
+        seq_len=4,
+        lr=0.01,
+        batch_size=32,
+        max_epochs=60,
+        **SMALL,
+    )
+    result = run_trial(cfg)
+    assert result.solved
+    summary = result.summary()
+    last = result.epochs[-1]
+    assert summary["val_mse"] == last.val_loss == last.val_mse < 0.01
+    assert summary["test_mse"] == result.test_loss < tasks.get("adding").baseline(4, None).value
+
+
+@pytest.mark.slow  # about 4 s
+def test_an_lstm_beats_the_memoryless_copy_baseline():
+    """Copying 10 symbols at 99% takes minutes (see `tasks.Copy.defaults`); a short run
+    must at least leave the memoryless strategy's loss and chance accuracy (1/8) behind."""
+    cfg = TrialConfig(
+        task="copy", arch="lstm", hidden=32, gap=2, lr=0.01, batch_size=32, max_epochs=15, **SMALL
+    )
+    result = run_trial(cfg)
+    baseline = tasks.get("copy").baseline(cfg.seq_len, cfg.gap).value
+    assert result.epochs[-1].val_loss < baseline and result.epochs[-1].val_acc > 0.25
+    assert result.summary()["val_mse"] is None or np.isnan(result.summary()["val_mse"])
+    assert len(result.epochs[-1].grad_profile) == cfg.seq_len
