@@ -116,6 +116,9 @@ def test_missing_file_is_a_config_error(tmp_path):
         ("gap_scan", 216),
         ("frontier_scan", 216),
         ("gpu_cluster", 2700),
+        ("le2015_adding", 48),
+        ("copy_memory", 24),
+        ("hs1997_recall", 45),
     ],
 )
 def test_shipped_specs_validate(name, trials):
@@ -130,6 +133,65 @@ def test_notebook_spec_covers_its_four_models():
     models = {(t.arch, t.clip_norm) for t in trials}
     assert {("rnn", None), ("lstm", None), ("gru", None), ("rnn", 1.0)} <= models
     assert {(t.gap, t.seq_len, t.hidden, t.lr) for t in trials} == {(50, 60, 64, 0.001)}
+
+
+def test_le2015_spec_runs_the_three_models_of_the_paper_with_both_optimizers():
+    trials = SweepSpec.from_yaml(SWEEPS / "le2015_adding.yaml").expand().trials
+    models = {(t.arch, t.activation, t.recurrent_init, t.optimizer, t.lr) for t in trials}
+    assert models == {
+        (arch, act, init, opt, lr)
+        for arch, act, init in [
+            ("rnn", "tanh", "orthogonal"),
+            ("rnn", "relu", "identity"),
+            ("lstm", "tanh", "orthogonal"),
+        ]  # fmt: skip
+        for opt, lr in [("sgd", 0.01), ("adam", 0.001)]
+    }
+    assert {t.task for t in trials} == {"adding"} and {t.gap for t in trials} == {None}
+
+
+def test_copy_spec_derives_seq_len_from_the_gap():
+    trials = SweepSpec.from_yaml(SWEEPS / "copy_memory.yaml").expand().trials
+    assert {(t.gap, t.seq_len) for t in trials} == {(g, g + 20) for g in (5, 10, 20, 40)}
+
+
+MODELS_SPEC = """
+name: m
+task: recall
+axes:
+  models:
+    - {arch: rnn, activation: relu, recurrent_init: identity}
+    - {arch: gru}
+  gap: [2, 4]
+fixed: {hidden: 4}
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (("arch: gru}", "arch: gru, activation: relu}"), "axes.activation: .*rnn only"),
+        (("arch: gru}", "colour: red}"), "axes: .*unknown field 'colour'"),
+        (("- {arch: gru}", "- gru"), "axes: .*axis models must be a list of mappings"),
+        (("hidden: 4}", "hidden: 4, arch: lstm}"), r"axes.models\[0\].arch: is also"),
+        (("arch: gru}", "arch: gru, max_epochs: 3}"), "max_epochs belongs in budget"),
+    ],
+)
+def test_bad_models_axes_are_one_line_errors(change, match):
+    with pytest.raises(ConfigError, match=match):
+        SweepSpec.from_text(MODELS_SPEC.replace(*change))
+
+
+def test_models_axis_entries_become_the_trials_fields():
+    spec = SweepSpec.from_text(MODELS_SPEC.replace("gap: [2, 4]", "gap: [2, 4]\n  seq_len: gap+2")
+                               + "search: {method: frontier}\n")  # fmt: skip
+    trials = spec.expand().trials
+    assert [(t.arch, t.activation, t.recurrent_init, t.gap) for t in trials] == [
+        ("rnn", "relu", "identity", 2), ("rnn", "relu", "identity", 4),
+        ("gru", "tanh", "orthogonal", 2), ("gru", "tanh", "orthogonal", 4),
+    ]  # fmt: skip
+    plan = spec.frontier_plan()
+    assert plan.model_fields == ["arch", "activation", "recurrent_init"]
 
 
 def test_frontier_scan_is_gap_scan_searched():
