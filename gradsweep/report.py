@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gradsweep import analysis, plots
+from gradsweep import analysis, plots, tasks
 from gradsweep.analysis import axis_importance
 from gradsweep.results import ResultSet
 
@@ -91,6 +91,7 @@ def findings(trials: pd.DataFrame, expected: int | None = None) -> list[str]:
             "observation, not an estimate; add seeds before drawing conclusions."
         )
     out += _frontier_sentences(done, x)
+    out += _baseline_sentences(done, x)
     out += _gradient_sentences(done, x)
     out += _clip_sentences(done)
     return out
@@ -139,6 +140,34 @@ def _frontier_sentences(done: pd.DataFrame, x: str) -> list[str]:
         out.append(
             f"Frontier by model (largest {x} below the first that most seeds failed): {order}."
         )
+    return out
+
+
+def _baseline_sentences(done: pd.DataFrame, x: str) -> list[str]:
+    """Per model, the levels where the mean test loss beat the task's no-learning loss
+    (adding: always predicting 1; copy: the memoryless strategy)."""
+    out = []
+    group = analysis.frontier_groups(done)
+    for task_name, of_task in done.groupby("task", sort=False):
+        task = tasks.TASK_DEFS.get(str(task_name))
+        if task is None or task.baseline(20, 20 if task.uses_gap else None).metric != "loss":
+            continue
+        for key, model in of_task.groupby(group, dropna=False, sort=False):
+            key = key if isinstance(key, tuple) else (key,)
+            name = plots.group_label(dict(zip(group, key, strict=True)))
+            parts = []
+            for level, trials in model.groupby(x, sort=True):
+                first = trials.iloc[0]
+                gap = None if pd.isna(first["gap"]) else int(first["gap"])
+                base = task.baseline(int(first["seq_len"]), gap)
+                loss = float(trials["test_loss"].mean())
+                mark = "below" if loss < base.value else "not below"
+                parts.append(f"{x} {level}: {loss:.3g} ({mark} {base.value:.3g})")
+            out.append(
+                f"{name}: mean test loss against the baseline ({base.what}): "
+                + "; ".join(parts)
+                + "."
+            )
     return out
 
 

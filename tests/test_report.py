@@ -1,3 +1,6 @@
+import numpy as np
+import pandas as pd
+
 from gradsweep.report import findings, write_report
 from gradsweep.results import ResultSet, load_results
 from tests.synthetic import trial_tables
@@ -62,3 +65,15 @@ def test_a_report_of_a_running_sweep_says_it_is_partial(tmp_path):
 
     assert _written_line(trials.assign(status="TERMINATED"), 24).startswith("Written ")
     assert _written_line(trials.assign(status="TERMINATED"), 30).startswith("Partial")
+
+
+def test_findings_compare_the_test_loss_with_the_tasks_baseline():
+    trials = trial_tables(clips=(None,))[0]
+    trials["task"], trials["gap"] = "adding", pd.NA
+    trials["test_loss"] = np.where(trials["arch"] == "rnn", 0.1, 0.2)
+    lines = [line for line in findings(trials) if "baseline" in line]
+    assert len(lines) == 3  # one per model
+    rnn = next(line for line in lines if line.startswith("SimpleRNN"))
+    lstm = next(line for line in lines if line.startswith("LSTM"))
+    assert "always predicting 1" in rnn and rnn.count("(below 0.167)") == 4
+    assert lstm.count("(not below 0.167)") == 4 and "seq_len 50: 0.2" in lstm

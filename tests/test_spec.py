@@ -144,7 +144,7 @@ def test_le2015_spec_runs_the_three_models_of_the_paper_with_both_optimizers():
             ("rnn", "tanh", "orthogonal"),
             ("rnn", "relu", "identity"),
             ("lstm", "tanh", "orthogonal"),
-        ]  # fmt: skip
+        ]
         for opt, lr in [("sgd", 0.01), ("adam", 0.001)]
     }
     assert {t.task for t in trials} == {"adding"} and {t.gap for t in trials} == {None}
