@@ -11,6 +11,14 @@ import numpy as np
 import pandas as pd
 
 from gradsweep.config import TABLE_FIELDS
+from gradsweep.records import Summary
+
+# Every numeric final metric of the trials table (flags and counts of steps excluded).
+NUMERIC_METRICS = tuple(
+    name
+    for name, kind in Summary.__annotations__.items()
+    if name not in ("solved", "diverged") and "bool" not in str(kind)
+)
 
 DEFAULT_METRICS = (
     "test_acc",
@@ -80,26 +88,71 @@ def wilson_interval(successes: int, n: int) -> tuple[float, float]:
     return (float(ci.low), float(ci.high))
 
 
-def _t_half_width(std: float, n: int) -> float:
+# Metrics that are shares, bounded by [0, 1]: their intervals are taken on the logit scale.
+SHARES = {"train_acc", "val_acc", "best_val_acc", "test_acc", "clip_fraction", "solved_rate"}
+# Below this distance from 0 or 1 a share is held, so that its logit is finite.
+_EDGE = 1e-4
+
+
+def _t_interval(values: np.ndarray) -> tuple[float, float]:
+    """95% Student-t interval of the mean of `values` (NaN for fewer than two)."""
     from scipy import stats
 
-    if n < 2 or not np.isfinite(std):
+    n = len(values)
+    if n < 2:
+        return (np.nan, np.nan)
+    mean, std = float(values.mean()), float(values.std(ddof=1))
+    half = float(stats.t.ppf(0.975, n - 1) * std / np.sqrt(n))
+    return (mean - half, mean + half)
+
+
+def metric_interval(values: np.ndarray, metric: str) -> tuple[float, float]:
+    """A 95% interval for the centre of `values` that stays inside the metric's range:
+    a t-interval on the logit scale for shares (accuracies, clip_fraction; within [0, 1]),
+    on the log scale for metrics that are all positive (norms, ratios, losses, counts: an
+    interval for the geometric mean, above 0), and a plain t-interval otherwise. NaN for
+    fewer than two values."""
+    values = np.asarray(values, dtype="float64")
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return (np.nan, np.nan)
+    if metric in SHARES and ((values >= 0) & (values <= 1)).all():
+        held = np.clip(values, _EDGE, 1 - _EDGE)
+        low, high = _t_interval(np.log(held / (1 - held)))
+        low, high = 1 / (1 + np.exp(-low)), 1 / (1 + np.exp(-high))
+        # The edge that held a share of exactly 0 or 1 is the range's own edge.
+        return (0.0 if low <= _EDGE else float(low), 1.0 if high >= 1 - _EDGE else float(high))
+    if (values > 0).all():
+        low, high = _t_interval(np.log(values))
+        return (float(np.exp(low)), float(np.exp(high)))
+    return _t_interval(values)
+
+
+def geometric_mean(values: np.ndarray) -> float:
+    """exp(mean(log v)) over the finite values; NaN unless every one of them is positive."""
+    values = np.asarray(values, dtype="float64")
+    values = values[np.isfinite(values)]
+    if len(values) == 0 or (values <= 0).any():
         return np.nan
-    return float(stats.t.ppf(0.975, n - 1) * std / np.sqrt(n))
+    return float(np.exp(np.log(values).mean()))
 
 
 def aggregate(
     trials: pd.DataFrame,
     by: list[str],
-    metrics: tuple[str, ...] | list[str] = DEFAULT_METRICS,
+    metrics: tuple[str, ...] | list[str] | None = DEFAULT_METRICS,
 ) -> pd.DataFrame:
-    """Mean, std, 95% t-interval and count of each metric over the rows of each group
-    (usually the seeds), and the solved rate with a 95% Wilson interval.
+    """Per group (usually the seeds of a grid point): the mean, geometric mean, std, a 95%
+    interval (`metric_interval`: logit-t for shares, log-t for positive metrics, so every
+    interval stays in the metric's range) and count of each metric, and the solved rate
+    with a 95% Wilson interval. `metrics=None` takes every numeric metric of the table.
 
     Groups with NA keys (unclipped trials have `clip_norm` NA) are kept, never dropped.
     Only finished trials (`TERMINATED`) count.
     """
     done = trials[trials["status"] == "TERMINATED"] if "status" in trials else trials
+    if metrics is None:
+        metrics = [m for m in NUMERIC_METRICS if m in done]
     rows = []
     for key, group in done.groupby(by, dropna=False, sort=True):
         key = key if isinstance(key, tuple) else (key,)
@@ -107,14 +160,14 @@ def aggregate(
         row["n"] = len(group)
         for metric in metrics:
             values = pd.to_numeric(group[metric], errors="coerce").astype("float64").dropna()
-            mean = float(values.mean()) if len(values) else np.nan
-            std = float(values.std(ddof=1)) if len(values) > 1 else np.nan
-            half = _t_half_width(std, len(values))
+            values = values.to_numpy()
+            low, high = metric_interval(values, metric)
             row |= {
-                f"{metric}_mean": mean,
-                f"{metric}_std": std,
-                f"{metric}_ci_low": mean - half,
-                f"{metric}_ci_high": mean + half,
+                f"{metric}_mean": float(values.mean()) if len(values) else np.nan,
+                f"{metric}_gmean": geometric_mean(values),
+                f"{metric}_std": float(values.std(ddof=1)) if len(values) > 1 else np.nan,
+                f"{metric}_ci_low": low,
+                f"{metric}_ci_high": high,
                 f"{metric}_count": len(values),
             }
         if "solved" in group:

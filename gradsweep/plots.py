@@ -105,13 +105,15 @@ def _subplots(nrows: int, ncols: int, size: tuple[float, float], **shared) -> tu
 
 
 def heatmap(trials: pd.DataFrame, metric: str = "test_acc") -> Figure:
-    """Mean over seeds of `metric`: dependency on x, model on y, a panel per facet value."""
+    """Mean over seeds of `metric` (geometric mean for log-scale metrics): dependency on x,
+    model on y, a panel per facet value."""
     label, log = METRICS.get(metric, (metric, False))
     x = dependency_axis(trials)
     rows = model_columns(trials)
     panels = facets(trials)
     agg = aggregate(trials, [*panels, *rows, x], metrics=[metric])
-    values = agg[f"{metric}_mean"].replace([np.inf, -np.inf], np.nan)
+    # A log-scale metric's seeds are averaged on its own scale: the geometric mean.
+    values = agg[f"{metric}_{'gmean' if log else 'mean'}"].replace([np.inf, -np.inf], np.nan)
     if log:
         values = values.where(values > 0)
     agg = agg.assign(_v=values)
@@ -151,7 +153,8 @@ def heatmap(trials: pd.DataFrame, metric: str = "test_acc") -> Figure:
         ax.set_xlabel(f"{x} (time steps)")
         title = ", ".join(f"{c} {v}" for c, v in zip(panels, key, strict=True))
         missing = "; grey: not run or no value" if np.isnan(grid).any() else ""
-        heading = f"{label}{' — ' + title if title else ''} (mean over seeds{missing})"
+        centre = "geometric mean" if log else "mean"
+        heading = f"{label}{' — ' + title if title else ''} ({centre} over seeds{missing})"
         ax.set_title(_wrap(heading, max(2.5, width - label_inches - 1.8)), fontsize=10)
         ax.set_facecolor("#dddddd")  # missing cells read as grey, not as a colour
     bar_label = label + (" (log scale)" if log else "")

@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from gradsweep.analysis import aggregate, axis_importance, frontier, wilson_interval
@@ -107,8 +109,12 @@ def test_aggregate_numbers():
     row = only_row(aggregate(frame, ["arch", "clip_norm"], metrics=["test_acc"]))
     assert row["test_acc_mean"] == pytest.approx(0.7)
     assert row["test_acc_std"] == pytest.approx(np.std([0.5, 0.7, 0.9, 0.7], ddof=1))
-    half = 3.182446 * row["test_acc_std"] / 2  # t(0.975, 3) from a table
-    assert row["test_acc_ci_high"] - 0.7 == pytest.approx(half, rel=1e-5)
+    # a t-interval on the logit scale, t(0.975, 3) = 3.182446 from a table, mapped back
+    logits = np.log(np.array([0.5, 0.7, 0.9, 0.7]) / (1 - np.array([0.5, 0.7, 0.9, 0.7])))
+    half = 3.182446 * logits.std(ddof=1) / 2
+    back = 1 / (1 + np.exp(-(logits.mean() + np.array([-half, half]))))
+    assert (row["test_acc_ci_low"], row["test_acc_ci_high"]) == pytest.approx(tuple(back))
+    assert row["test_acc_gmean"] == pytest.approx(np.exp(np.log([0.5, 0.7, 0.9, 0.7]).mean()))
     assert row["solved_rate"] == 0.75 and row["solved_count"] == 3 and row["n"] == 4
     assert pd.isna(row["clip_norm"])
 
@@ -137,3 +143,40 @@ def test_axis_importance_ranks_the_axis_that_decides():
     ranked = axis_importance(trials)
     assert ranked.iloc[0]["axis"] == "gap"  # solved iff gap <= 40, whatever the arch
     assert "seq_len" not in set(ranked["axis"])  # seq_len = gap + 10 here: not its own axis
+
+
+SHARE_VALUES = st.floats(0, 1, allow_nan=False)
+POSITIVE_VALUES = st.floats(1e-12, 1e12, allow_nan=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    shares=st.lists(SHARE_VALUES, min_size=1, max_size=6),
+    positives=st.lists(POSITIVE_VALUES, min_size=1, max_size=6),
+)
+def test_every_aggregate_interval_stays_inside_its_metrics_range(shares, positives):
+    n = min(len(shares), len(positives))
+    frame = pd.DataFrame(
+        {
+            "arch": ["a"] * n,
+            "status": ["TERMINATED"] * n,
+            "test_acc": shares[:n],
+            "clip_fraction": shares[:n][::-1],
+            "grad_norm_max": positives[:n],
+            "signal_grad_ratio": positives[:n][::-1],
+            "solved": [v > 0.5 for v in shares[:n]],
+        }
+    )
+    metrics = ["test_acc", "clip_fraction", "grad_norm_max", "signal_grad_ratio"]
+    row = only_row(aggregate(frame, ["arch"], metrics=metrics))
+    for metric in metrics:
+        low, high = row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]
+        if n < 2:
+            assert np.isnan(low) and np.isnan(high)
+            continue
+        assert low <= high
+        if metric in ("test_acc", "clip_fraction"):
+            assert low >= 0 and high <= 1
+        else:
+            assert low > 0 or np.isclose(low, 0)  # positive metrics: above zero
+    assert 0 <= row["solved_ci_low"] <= row["solved_ci_high"] <= 1
