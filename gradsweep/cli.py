@@ -691,13 +691,28 @@ def _trials_table_text(trials) -> str:
 
 @app.command()
 def report(
-    name: Annotated[str, typer.Argument(help="Experiment name under --storage, or a path.")],
+    names: Annotated[
+        list[str],
+        typer.Argument(
+            help="Experiment name(s) under --storage, or paths; several are reported together.",
+            metavar="NAME...",
+        ),
+    ],
     storage: Annotated[str | None, typer.Option(help=STORAGE_HELP)] = None,
     out_dir: Annotated[
         Path | None,
         typer.Option(
             "--out",
-            help="Directory for the report (default: NAME/report; ./reports/NAME for a URI).",
+            help="Directory for the report (default: NAME/report; ./reports/NAME for a URI, "
+            "./reports/A+B for several).",
+        ),
+    ] = None,
+    compare: Annotated[
+        str | None,
+        typer.Option(
+            help="A swept setting (clip_norm, recurrent_init, activation, optimizer, hidden, "
+            "lr ...) whose values are set against each other, level by level (default: the "
+            "only one the sweep varies besides arch, the dependency and the seed)."
         ),
     ] = None,
     every: Annotated[
@@ -716,20 +731,24 @@ def report(
     from gradsweep.report import write_report
     from gradsweep.results import load_results
 
-    loaded = load_results(name, _storage(storage))
+    sources = names if len(names) > 1 else names[0]
+    loaded = load_results(sources, _storage(storage))
     target = out_dir or Path(loaded.path) / "report"
-    if out_dir is None and "://" in loaded.path:  # a remote experiment's report: here, locally
+    if out_dir is None and loaded.experiments:  # several: a report of their own, here
+        target = Path("reports") / "+".join(loaded.experiments)
+        target.parent.mkdir(exist_ok=True)
+    elif out_dir is None and "://" in loaded.path:  # a remote experiment's report: here
         target = Path("reports") / Path(loaded.path).name
         target.parent.mkdir(exist_ok=True)
     if target.exists() and not target.is_dir():
         raise ConfigError(f"--out: {str(target)!r} is not a directory", "--out")
     if not target.exists() and not target.parent.is_dir():
         raise ConfigError(f"--out: {str(target)!r}: its parent directory does not exist", "--out")
-    written = write_report(loaded, target)
+    written = write_report(loaded, target, compare)
     while every is not None and written.partial:
         out.print(f"{written.written} Next in {every:g} s: {written.html}", markup=False)
         time.sleep(every)  # a refresh interval: the files change without an event
-        written = write_report(load_results(name, _storage(storage)), target)
+        written = write_report(load_results(sources, _storage(storage)), target, compare)
     for sentence in written.findings:
         out.print(f"- {sentence}", markup=False, highlight=False)
     out.print(f"report: {written.html}")

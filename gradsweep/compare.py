@@ -193,7 +193,7 @@ def _findings(result: Comparison, others: list[str], x: str) -> list[str]:
                 if decisive.empty:
                     out.append(
                         f"{head}: the same frontier ({fa}); no detectable difference in the "
-                        f"solved rate at any {x} at {seeds} seeds{_acc_note(rows, x)}."
+                        f"solved rate at any {x} at {_seeds(seeds)}{_acc_note(rows, x)}."
                     )
                 else:
                     out.append(f"{head}: the same frontier ({fa}), but {_cite(decisive, x)}.")
@@ -203,11 +203,15 @@ def _findings(result: Comparison, others: list[str], x: str) -> list[str]:
                 cite = f" (largest: {_cite_row(worst, x)})" if worst is not None else ""
                 out.append(
                     f"{head}: frontier {fb} against {fa}, but no detectable difference in the "
-                    f"solved rate at {seeds} seeds{cite}; run more seeds to tell."
+                    f"solved rate at {_seeds(seeds)}{cite}; run more seeds to tell."
                 )
             else:
                 out.append(f"{head}: the frontier moves from {fa} to {fb}; {_cite(decisive, x)}.")
     return out
+
+
+def _seeds(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
 
 
 def _cite_row(row: pd.Series, x: str) -> str:

@@ -49,7 +49,7 @@ def model_label(arch: str, clip: float | None, hidden: int | None = None) -> str
     """Row label: 'LSTM', 'SimpleRNN · clip 1', 'GRU · clip off', with hidden when given."""
     label = ARCH_NAMES.get(arch, arch)
     if clip is not None:
-        label += " · clip " + ("off" if pd.isna(clip) else f"{clip:g}")
+        label += " · clip " + _value_label("clip_norm", clip)
     if hidden is not None:
         label += f" · h{hidden}"
     return label
@@ -89,7 +89,7 @@ def _setting(key: str, value) -> str:
     if key in _BARE:
         return str(value)
     name = "init" if key == "recurrent_init" else key
-    return f"{name} {value}"
+    return f"{name} {_value_label(key, value)}"
 
 
 def _wrap(text: str, inches: float, points: float = 10) -> str:
@@ -422,3 +422,120 @@ def save(fig: Figure, stem: str) -> list[str]:
     fig.savefig(paths[0], dpi=130)
     fig.savefig(paths[1])
     return paths
+
+
+def _value_label(axis: str, value) -> str:
+    """A compared value as its config says it: 'off' for no clipping, floats as 1.0."""
+    if pd.isna(value):
+        return "off" if axis == "clip_norm" else "none"
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+def _compare_panels(trials: pd.DataFrame, axis: str):
+    """(other-setting columns, their distinct rows, dependency levels, axis values, colours)."""
+    x = dependency_axis(trials)
+    others = [c for c in frontier_groups(trials) if c != axis]
+    models = _sorted_models(trials, others).reset_index(drop=True)
+    levels = sorted(trials[x].dropna().unique())
+    values = list(trials[axis].drop_duplicates())
+    values = [v for v in values if pd.isna(v)][:1] + sorted(v for v in values if not pd.isna(v))
+    colours = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(len(values))]
+    return x, others, models, levels, values, colours
+
+
+def _panel_grid(rows: int, cols: int) -> tuple:
+    return _subplots(rows, cols, (min(2.9 * cols + 1.6, 24), 2.3 * rows + 1.0))
+
+
+def compare_curves(epochs: pd.DataFrame, trials: pd.DataFrame, axis: str, metric: str) -> Figure:
+    """`metric` by training sequences seen, a panel per model (the other settings) and
+    dependency level, one colour per value of `axis`: seeds thin, their mean thick."""
+    x, others, models, levels, values, colours = _compare_panels(trials, axis)
+    merged = epochs.merge(trials[list(dict.fromkeys(["trial_id", axis, x, *others]))],
+                          on="trial_id")  # fmt: skip
+    if merged.empty or metric not in merged:
+        return _empty_figure(f"no {metric} recorded")
+    fig, axes = _panel_grid(len(models), len(levels))
+    for i, (_, model) in enumerate(models.iterrows()):
+        match = np.ones(len(merged), bool)
+        for column in others:
+            match &= _same(merged[column], model[column])
+        for j, level in enumerate(levels):
+            ax = axes[i, j]
+            at = merged[match & (merged[x] == level).fillna(False).to_numpy()]
+            for value, colour in zip(values, colours, strict=True):
+                runs = at[_same(at[axis], value)]
+                for _, run in runs.groupby("trial_id"):
+                    ax.plot(run["samples_seen"], run[metric], color=colour, lw=0.6, alpha=0.35)
+                if not runs.empty:
+                    mean = runs.groupby("samples_seen")[metric].mean()
+                    ax.plot(mean.index, mean.to_numpy(), color=colour, lw=2,
+                            label=f"{axis} {_value_label(axis, value)}")  # fmt: skip
+            ax.grid(alpha=0.3)
+            ax.tick_params(labelsize=7)
+            if i == 0:
+                ax.set_title(f"{x} {level}", fontsize=9)
+            if j == 0:
+                label = group_label({c: model[c] for c in others})
+                ax.set_ylabel(_wrap(f"{label}\n{metric}", 1.9, 8), fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if not handles:
+        for ax in axes.flat:
+            handles, labels = ax.get_legend_handles_labels()
+            if handles:
+                break
+    fig.legend(handles, labels, loc="outside upper center", ncols=len(values), fontsize=8,
+               frameon=False)  # fmt: skip
+    fig.supxlabel("training sequences seen", fontsize=9)
+    return fig
+
+
+def final_profiles(profiles: pd.DataFrame, trials: pd.DataFrame, axis: str) -> Figure:
+    """The gradient reaching each input after training (each trial's last epoch), by steps
+    back from the last input, a panel per model and dependency level, one colour per value
+    of `axis`: seeds thin, their geometric mean thick."""
+    x, others, models, levels, values, colours = _compare_panels(trials, axis)
+    if profiles.empty:
+        return _empty_figure("no gradient profiles recorded")
+    last = profiles[profiles["epoch"] == profiles.groupby("trial_id")["epoch"].transform("max")]
+    last = last[last["epoch"] > 0]
+    merged = last.merge(trials[list(dict.fromkeys(["trial_id", axis, x, *others]))],
+                        on="trial_id")  # fmt: skip
+    if merged.empty:
+        return _empty_figure("no profile after training")
+    fig, axes = _panel_grid(len(models), len(levels))
+    for i, (_, model) in enumerate(models.iterrows()):
+        match = np.ones(len(merged), bool)
+        for column in others:
+            match &= _same(merged[column], model[column])
+        for j, level in enumerate(levels):
+            ax = axes[i, j]
+            at = merged[match & (merged[x] == level).fillna(False).to_numpy()]
+            for value, colour in zip(values, colours, strict=True):
+                runs = at[_same(at[axis], value)]
+                runs = runs[runs["grad"] > 0]
+                for _, run in runs.groupby("trial_id"):
+                    ax.plot(run["step_back"], run["grad"], color=colour, lw=0.6, alpha=0.35)
+                if not runs.empty:
+                    gmean = np.exp(
+                        np.log(runs["grad"].astype(float)).groupby(runs["step_back"]).mean()
+                    )
+                    ax.plot(gmean.index, gmean.to_numpy(), color=colour, lw=2,
+                            label=f"{axis} {_value_label(axis, value)}")  # fmt: skip
+            ax.set_yscale("log")
+            ax.grid(alpha=0.3)
+            ax.tick_params(labelsize=7)
+            if i == 0:
+                ax.set_title(f"{x} {level}", fontsize=9)
+            if j == 0:
+                label = group_label({c: model[c] for c in others})
+                ax.set_ylabel(_wrap(f"{label}\n|dL/dx_t|", 1.9, 8), fontsize=8)
+    handles, labels = [], []
+    for ax in axes.flat:
+        handles, labels = ax.get_legend_handles_labels()
+        if handles:
+            break
+    fig.legend(handles, labels, loc="outside upper center", ncols=max(1, len(values)),
+               fontsize=8, frameon=False)  # fmt: skip
+    fig.supxlabel("steps back from the last input", fontsize=9)
+    return fig

@@ -18,6 +18,8 @@ import pandas as pd
 
 from gradsweep import analysis, plots, tasks
 from gradsweep.analysis import axis_importance
+from gradsweep.compare import Comparison, comparable_axes
+from gradsweep.compare import compare as compare_settings
 from gradsweep.results import ResultSet
 
 
@@ -30,6 +32,7 @@ class Report:
     frontier: pd.DataFrame
     figures: dict[str, list[str]] = field(default_factory=dict)
     written: str = ""  # when, and whether the sweep was still running then
+    comparison: Comparison | None = None
 
     @property
     def partial(self) -> bool:
@@ -226,7 +229,8 @@ def _clip_sentences(done: pd.DataFrame) -> list[str]:
             solved_on = int(on["solved"].fillna(False).sum())
             solved_off = int(off["solved"].fillna(False).sum())
             out.append(
-                f"{_name(arch)}: clipping at {clip:g} fired in {on['clip_fraction'].mean():.0%} "
+                f"{_name(arch)}: clipping at {float(clip)!r} fired in "
+                f"{on['clip_fraction'].mean():.0%} "
                 f"of steps on average; solved {solved_on}/{len(on)} trials with it and "
                 f"{solved_off}/{len(off)} without; mean test accuracy "
                 f"{on['test_acc'].mean():.3f} against {off['test_acc'].mean():.3f}."
@@ -244,16 +248,40 @@ FIGURES = [
 ]
 
 
-def write_report(results: ResultSet, out_dir: str | os.PathLike) -> Report:
-    """Figures (PNG and SVG), report.md and a self-contained report.html in `out_dir`."""
+def compared_axis(done: pd.DataFrame, axis: str | None) -> tuple[str | None, str | None]:
+    """The axis a report compares, and a sentence saying why when it was chosen here: the
+    one given, else the only swept setting other than arch, the dependency and the seed."""
+    if axis is not None or done.empty:
+        return axis, None
+    candidates = comparable_axes(done)
+    if len(candidates) != 1:
+        return None, None
+    return candidates[0], (
+        f"The sweep varies one setting besides the architecture, the dependency and the seed "
+        f"({candidates[0]}), so this report compares its values."
+    )
+
+
+def write_report(
+    results: ResultSet, out_dir: str | os.PathLike, compare: str | None = None
+) -> Report:
+    """Figures (PNG and SVG), report.md and a self-contained report.html in `out_dir`.
+    `compare` names a setting whose values are set against each other (`gradsweep.compare`);
+    without it, a sweep that varies exactly one setting besides arch, the dependency and
+    the seed is compared on that one."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     trials, epochs = results.trials, results.epochs
     done = trials[trials["status"] == "TERMINATED"]
+    axis, why = compared_axis(done, compare)
+    comparison = compare_settings(done, axis) if axis else None  # bad axis: nothing written
+    out.mkdir(parents=True, exist_ok=True)
     expected = results.expected_trials
-    report = Report(str(out), findings(trials, expected), pd.DataFrame())
+    report = Report(str(out), findings(trials, expected), pd.DataFrame(), comparison=comparison)
+    report.findings[1:1] = _experiment_sentences(results)
     report.written = _written_line(trials, expected)
     sections: list[tuple[str, str]] = []
+    if comparison is not None:
+        report.findings += ([why] if why else []) + comparison.findings
     if not done.empty:
         report.frontier = analysis.frontier(done)
         for metric, title in FIGURES:
@@ -269,12 +297,44 @@ def write_report(results: ResultSet, out_dir: str | os.PathLike) -> Report:
             "frontier": (plots.frontier(done), "Trainability frontier"),
             "importance": (plots.importance(axis_importance(done)), "Which axes matter"),
         }
+        if axis is not None:
+            figures |= {
+                "compare_val_acc": (
+                    plots.compare_curves(epochs, done, axis, "val_acc"),
+                    f"Validation score by {axis}",
+                ),
+                "compare_profiles": (
+                    plots.final_profiles(results.profiles, done, axis),
+                    f"Gradient reaching each input after training, by {axis}",
+                ),
+            }
+            if "clip_fraction" in epochs and done["clip_norm"].notna().any():
+                figures["compare_clip_fraction"] = (
+                    plots.compare_curves(epochs, done, axis, "clip_fraction"),
+                    f"Share of steps clipped, by {axis}",
+                )
         for stem, (fig, title) in figures.items():
             report.figures[stem] = plots.save(fig, str(out / stem))
             sections.append((title, stem))
     _write_text(out / "report.md", _markdown(results, report, sections))
     _write_text(out / "report.html", _html(results, report, sections))
     return report
+
+
+def _experiment_sentences(results: ResultSet) -> list[str]:
+    """For several experiments loaded together: the rows each gave, the repeats dropped."""
+    if not results.experiments:
+        return []
+    rows = ", ".join(f"{name} {n}" for name, n in results.experiments.items())
+    dropped = sum(results.duplicates.values())
+    text = f"{len(results.experiments)} experiments, trials contributed: {rows}."
+    if dropped:
+        per = ", ".join(f"{name} {n}" for name, n in results.duplicates.items() if n)
+        text += (
+            f" {dropped} trial(s) repeated a config (seed included) of an earlier experiment "
+            f"and were dropped, the first experiment's kept ({per})."
+        )
+    return [text]
 
 
 def _written_line(trials: pd.DataFrame, expected: int | None) -> str:
@@ -319,7 +379,7 @@ def _frontier_markdown(frontier: pd.DataFrame) -> str:
         return "(no finished trials)"
     frame = frontier.copy()
     if "clip_norm" in frame:
-        frame["clip_norm"] = frame["clip_norm"].map(lambda v: "off" if pd.isna(v) else f"{v:g}")
+        frame["clip_norm"] = frame["clip_norm"].map(lambda v: plots._value_label("clip_norm", v))
     frame["frontier"] = frame["frontier"].map(lambda v: "none" if pd.isna(v) else str(int(v)))
     frame = frame.map(_cell)
     header = "| " + " | ".join(frame.columns) + " |"
@@ -328,8 +388,81 @@ def _frontier_markdown(frontier: pd.DataFrame) -> str:
     return "\n".join([header, rule, *rows])
 
 
+def comparison_table(comparison: Comparison) -> pd.DataFrame:
+    """The comparison's levels as printed: counts, and differences with their intervals."""
+    levels = comparison.levels
+    if levels.empty:
+        return pd.DataFrame()
+    axis = comparison.axis
+    keys = [c for c in levels.columns if c not in _COMPARISON_NUMBERS]
+    frame = levels[keys].copy()
+    frame[axis] = frame[axis].map(lambda v: plots._value_label(axis, v))
+    reference = plots._value_label(axis, comparison.reference)
+    frame[f"solved ({reference})"] = [
+        f"{a}/{n}" for a, n in zip(levels["solved_ref"], levels["n_ref"], strict=True)
+    ]
+    frame["solved"] = [f"{a}/{n}" for a, n in zip(levels["solved"], levels["n"], strict=True)]
+    for name, title in (
+        ("solved_diff", "solved-rate difference"),
+        ("test_acc_diff", "test acc (seed-matched)"),
+        ("log10_signal_grad_ratio_diff", "log10 signal ratio (seed-matched)"),
+    ):
+        frame[title] = [
+            _with_interval(m, lo, hi)
+            for m, lo, hi in zip(
+                levels[name], levels[f"{name}_low"], levels[f"{name}_high"], strict=True
+            )
+        ]
+    return frame
+
+
+_COMPARISON_NUMBERS = {
+    "n_ref", "n", "solved_ref", "solved", "solved_diff", "solved_diff_low", "solved_diff_high",
+    "pairs", "test_acc_diff", "test_acc_diff_low", "test_acc_diff_high", "samples_to_solve_diff",
+    "samples_to_solve_diff_low", "samples_to_solve_diff_high", "log10_signal_grad_ratio_diff",
+    "log10_signal_grad_ratio_diff_low", "log10_signal_grad_ratio_diff_high",
+}  # fmt: skip
+
+
+def _with_interval(mean: float, low: float, high: float) -> str:
+    if pd.isna(mean):
+        return "-"
+    if pd.isna(low):
+        return f"{mean:+.3g} (one seed)"
+    return f"{mean:+.3g} [{low:+.3g}, {high:+.3g}]"
+
+
+def _table_markdown(frame: pd.DataFrame) -> str:
+    frame = frame.map(_cell)
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
+
+
+def _comparison_section(report: Report) -> list[str]:
+    if report.comparison is None:
+        return []
+    axis = report.comparison.axis
+    table = comparison_table(report.comparison)
+    return [
+        f"## Comparing {axis}",
+        "",
+        "Each value against "
+        f"{plots._value_label(axis, report.comparison.reference)}: solved-rate difference with "
+        "Newcombe's 95% interval; seed-matched differences with a 95% paired t-interval.",
+        "",
+        _table_markdown(table) if not table.empty else "(nothing to compare yet)",
+        "",
+    ]
+
+
+def _title(results: ResultSet) -> str:
+    return "+".join(results.experiments) if results.experiments else Path(results.path).name
+
+
 def _markdown(results: ResultSet, report: Report, sections) -> str:
-    name = Path(results.path).name
+    name = _title(results)
     parts = [
         f"# gradsweep report: {name}",
         "",
@@ -349,6 +482,7 @@ def _markdown(results: ResultSet, report: Report, sections) -> str:
         "",
         _frontier_markdown(report.frontier),
         "",
+        *_comparison_section(report),
     ]
     for title, stem in sections:
         parts += [f"## {title}", "", f"![{title}]({stem}.png)", ""]
@@ -356,7 +490,7 @@ def _markdown(results: ResultSet, report: Report, sections) -> str:
 
 
 def _html(results: ResultSet, report: Report, sections) -> str:
-    name = html.escape(Path(results.path).name)
+    name = html.escape(_title(results))
     body = [
         f"<h1>gradsweep report: {name}</h1>",
         f"<p>Experiment: <code>{html.escape(results.path)}</code></p>",
@@ -375,6 +509,10 @@ def _html(results: ResultSet, report: Report, sections) -> str:
         if not frontier.empty
         else "<p>none</p>"
     )
+    if report.comparison is not None:
+        table = comparison_table(report.comparison)
+        body.append(f"<h2>Comparing {html.escape(report.comparison.axis)}</h2>")
+        body.append(table.to_html(index=False, na_rep="-") if not table.empty else "<p>none</p>")
     for title, stem in sections:
         data = base64.b64encode(Path(report.directory, f"{stem}.png").read_bytes()).decode()
         body.append(

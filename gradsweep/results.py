@@ -59,6 +59,10 @@ class ResultSet:
     _profiles: pd.DataFrame | None = field(default=None, repr=False)
     _loader: Any = field(default=None, repr=False)
     manifest: dict[str, Any] = field(default_factory=dict)
+    # Several experiments loaded together: rows each one contributed, and how many trials
+    # were dropped as repeats of a config (seed included) an earlier experiment ran.
+    experiments: dict[str, int] = field(default_factory=dict)
+    duplicates: dict[str, int] = field(default_factory=dict)
 
     @property
     def expected_trials(self) -> int | None:
@@ -381,12 +385,12 @@ DEFAULT_CACHE = Path.home() / ".cache" / "gradsweep"
 
 
 def load_results(
-    name_or_path: str | os.PathLike,
+    name_or_path: str | os.PathLike | list[str | os.PathLike] | tuple[str | os.PathLike, ...],
     storage: str | None = None,
     cache_dir: str | os.PathLike | None = None,
 ) -> ResultSet:
     """The tidy tables of an experiment, by name under `storage`, by path, or by storage URI
-    (`s3://`, `gs://`, `file://`).
+    (`s3://`, `gs://`, `file://`); or of several, given as a list (see `combine`).
 
     Works without Ray, on a copied directory, and on an interrupted sweep (unfinished trials
     are included with their status). A parquet cache makes the second load fast. A remote
@@ -394,6 +398,8 @@ def load_results(
     in a folder named by a hash of its URI, and fetched again only when their remote size
     or modification time changed; the parquet cache lives in that mirror.
     """
+    if isinstance(name_or_path, list | tuple):
+        return combine([load_results(n, storage, cache_dir) for n in name_or_path])
     location = experiment_location(str(name_or_path), storage)
     if location.startswith("file://"):
         path = experiment_path(location.removeprefix("file://"))
@@ -431,6 +437,65 @@ def _load(path: Path) -> ResultSet:
         _loader=lambda: _cache_profiles(path, make_profiles()),
         manifest=manifest,
     )
+
+
+def combine(sets: list[ResultSet]) -> ResultSet:
+    """Several experiments as one: their trials concatenated with an `experiment` column
+    (the directory's name). A config run by more than one (same settings, same seed)
+    counts once, the first experiment's; `duplicates` says how many each lost and
+    `experiments` how many rows each contributed."""
+    if len(sets) == 1:
+        return sets[0]
+    names = _unique_names([Path(rs.path.rstrip("/")).name for rs in sets])
+    clash = pd.concat([rs.trials["trial_id"] for rs in sets]).duplicated().any()
+    trials, epochs, profiles = [], [], []
+    seen: set[tuple] = set()
+    kept_counts, dropped = {}, {}
+    for name, rs in zip(names, sets, strict=True):
+        frame = rs.trials.copy()
+        keys = [tuple(map(_key_value, row)) for row in frame[CONFIG_FIELDS].itertuples(False)]
+        repeat = np.array([key in seen for key in keys], dtype=bool)
+        seen.update(keys)
+        frame = frame[~repeat]
+        kept_counts[name], dropped[name] = len(frame), int(repeat.sum())
+        rename = (lambda t, n=name: f"{n}/{t}") if clash else (lambda t: t)
+        kept = set(frame["trial_id"])
+        frame = frame.assign(trial_id=frame["trial_id"].map(rename).astype("string"))
+        frame.insert(1, "experiment", pd.array([name] * len(frame), dtype="string"))
+        trials.append(frame)
+        part = rs.epochs[rs.epochs["trial_id"].isin(kept)]
+        epochs.append(part.assign(trial_id=part["trial_id"].map(rename).astype("string")))
+        profiles.append((rs, kept, rename))
+
+    def load_profiles() -> pd.DataFrame:
+        frames = []
+        for rs, kept, rename in profiles:
+            part = rs.profiles[rs.profiles["trial_id"].isin(kept)]
+            frames.append(part.assign(trial_id=part["trial_id"].map(rename).astype("string")))
+        return pd.concat(frames, ignore_index=True)
+
+    return ResultSet(
+        " + ".join(rs.path for rs in sets),
+        pd.concat(trials, ignore_index=True),
+        pd.concat(epochs, ignore_index=True),
+        _loader=load_profiles,
+        experiments=kept_counts,
+        duplicates=dropped,
+    )
+
+
+def _key_value(value: Any) -> Any:
+    return None if pd.isna(value) else value
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    out = []
+    for name in names:
+        candidate, i = name, 2
+        while candidate in out:
+            candidate, i = f"{name}-{i}", i + 1
+        out.append(candidate)
+    return out
 
 
 def status_counts(results: ResultSet) -> dict[str, int]:

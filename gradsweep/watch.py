@@ -32,7 +32,7 @@ def _label(row: pd.Series, columns: list[str]) -> str:
     parts = []
     for column in columns:
         value = row[column]
-        shown = "off" if pd.isna(value) else f"{value:g}" if isinstance(value, float) else value
+        shown = "off" if pd.isna(value) else repr(value) if isinstance(value, float) else value
         parts.append(str(shown) if column == "arch" else f"{column} {shown}")
     return " · ".join(parts)
 

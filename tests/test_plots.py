@@ -18,7 +18,7 @@ def test_heatmaps_render(tables, metric, tmp_path):
     axis = fig.axes[0]
     assert axis.get_xlabel() == "gap (time steps)"
     labels = [t.get_text() for t in axis.get_yticklabels()]
-    assert labels[0] == "SimpleRNN · clip off" and "GRU · clip 1" in labels
+    assert labels[0] == "SimpleRNN · clip off" and "GRU · clip 1.0" in labels  # as configured
     assert fig.axes[-1].get_ylabel()  # the colour bar is named
     paths = plots.save(fig, str(tmp_path / metric))
     assert all((tmp_path / p).stat().st_size > 1000 for p in paths)
@@ -135,5 +135,9 @@ def test_no_text_is_cut_off_at_any_grid_size(models, levels):
         "frontier": plots.frontier(trials),
         "gradient through time": plots.gradient_through_time(profiles, trials),
     }
+    if analysis.swept(trials, "clip_norm"):
+        epochs = _tables_of(models, levels)[1]
+        figures["compare curves"] = plots.compare_curves(epochs, trials, "clip_norm", "val_acc")
+        figures["final profiles"] = plots.final_profiles(profiles, trials, "clip_norm")
     for name, fig in figures.items():
         assert _clipped_texts(fig) == [], name

@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import pytest
 
 from gradsweep.report import findings, write_report
 from gradsweep.results import ResultSet, load_results
@@ -77,3 +78,49 @@ def test_findings_compare_the_test_loss_with_the_tasks_baseline():
     lstm = next(line for line in lines if line.startswith("LSTM"))
     assert "always predicting 1" in rnn and rnn.count("(below 0.167)") == 4
     assert lstm.count("(not below 0.167)") == 4 and "seq_len 50: 0.2" in lstm
+
+
+@pytest.mark.slow  # writes a whole report: about 8 s
+def test_a_sweep_of_one_setting_is_compared_on_it(tmp_path):
+    trials, epochs, profiles = trial_tables()  # clip_norm is the only setting swept
+    epochs["clip_fraction"] = np.where(epochs["trial_id"].isin(
+        trials.loc[trials["clip_norm"].notna(), "trial_id"]), 0.3, 0.0)  # fmt: skip
+    rs = ResultSet("synthetic", trials, epochs, _profiles=profiles)
+    report = write_report(rs, tmp_path)
+    assert report.comparison is not None and report.comparison.axis == "clip_norm"
+    assert any("varies one setting" in s and "(clip_norm)" in s for s in report.findings)
+    assert {"compare_val_acc", "compare_profiles", "compare_clip_fraction"} <= set(report.figures)
+    md = (tmp_path / "report.md").read_text()
+    assert "## Comparing clip_norm" in md and "| solved (off) |" in md
+
+
+def test_a_bad_compare_axis_is_one_line_and_writes_nothing(tmp_path, capsys, legacy):
+    from gradsweep.cli import main
+
+    target = tmp_path / "rep"
+    assert main(["report", str(legacy), "--out", str(target), "--compare", "gap"]) == 2
+    assert "compare: 'gap' is not allowed" in capsys.readouterr().err
+    assert not target.exists()
+
+
+@pytest.mark.slow  # writes a whole report: about 6 s
+def test_two_experiments_with_overlapping_configs_are_reported_together(legacy, tmp_path):
+    import shutil
+
+    first = tmp_path / "first"
+    shutil.copytree(legacy, first)
+    kept = sorted(p for p in first.iterdir() if (p / "params.json").exists())
+    for directory in kept[6:]:  # the first ran half of the configs; the second ran all
+        shutil.rmtree(directory)
+    combined = load_results([first, legacy])
+    assert combined.experiments == {"first": 6, legacy.name: 6}
+    assert combined.duplicates == {"first": 0, legacy.name: 6}
+    assert len(combined.trials) == 12 and combined.trials["experiment"].notna().all()
+    configs = combined.trials.drop(columns=["trial_id", "experiment", "status"]).iloc[:, :20]
+    assert not configs.duplicated().any()
+    assert set(combined.epochs["trial_id"]) <= set(combined.trials["trial_id"])
+    report = write_report(combined, tmp_path / "rep")
+    md = (tmp_path / "rep" / "report.md").read_text()
+    line = next(s for s in report.findings if s.startswith("2 experiments"))
+    assert f"first 6, {legacy.name} 6" in line and "6 trial(s) repeated" in line
+    assert line in md and md.startswith(f"# gradsweep report: first+{legacy.name}")

@@ -108,7 +108,9 @@ def assert_buildable(cfg: TrialConfig) -> None:
     split = tasks.generate(
         cfg.task, 2, cfg.seq_len, np.random.default_rng(cfg.seed), cfg.gap, cfg.scale
     )
-    assert split.x.shape == (2, cfg.seq_len, 1) and split.y.shape == (2, 1)
+    task = tasks.get(cfg.task)
+    assert split.x.shape == (2, cfg.seq_len, task.channels)
+    assert split.y.shape == ((2, cfg.seq_len) if task.output == "sequence" else (2, 1))
 
 
 def test_generated_specs_are_refused_in_one_line_or_buildable(tmp_path):
