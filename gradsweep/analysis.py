@@ -263,18 +263,31 @@ def _bracket(name: str, prefix: str, level: pd.Series | None, x: str) -> dict[st
     }
 
 
-def axis_importance(trials: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """Permutation importance of each swept axis in a random forest of test accuracy
-    (in the spirit of Greff et al. 2017's fANOVA). Empty with fewer than 2 axes or 8 trials."""
+NOISE_FLOOR = "seed"
+NOISE_COLUMN = "(noise)"  # the floor when seed was not swept: a column of random draws
+
+
+def axis_importance(trials: pd.DataFrame, seed: int = 0, folds: int = 5) -> pd.DataFrame:
+    """Out-of-sample permutation importance of each swept axis for test accuracy (in the
+    spirit of Greff et al. 2017's fANOVA): a random forest is fitted on all folds but one
+    (`folds`-fold cross-validation) and each axis is shuffled in the held-out fold; the
+    drop in R² there, over folds and repeats, is the axis's importance.
+
+    The seed is noise by construction, so it is the floor: an axis stands above it
+    (`above_floor`) when its importance exceeds the seed's by more than twice their
+    combined standard errors. With one seed, a column of random draws takes its place.
+    Empty with fewer than 2 axes or 8 trials."""
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.inspection import permutation_importance
+    from sklearn.model_selection import KFold
 
+    columns = ["axis", "importance", "std", "above_floor"]
     done = trials[(trials["status"] == "TERMINATED") & trials["test_acc"].notna()]
     axes = [c for c in RANKABLE if c in done and done[c].nunique(dropna=False) > 1]
     if "seq_len" in axes and "gap" in axes and "seq_len" not in facets(done):
         axes.remove("seq_len")  # a function of gap here (seq_len: gap+K), not an axis of its own
-    if len(axes) < 2 or len(done) < 8:
-        return pd.DataFrame(columns=["axis", "importance", "std"])
+    if len([a for a in axes if a != NOISE_FLOOR]) < 2 or len(done) < 8:
+        return pd.DataFrame(columns=columns)
     features = pd.DataFrame(index=done.index)
     for axis in axes:
         column = done[axis]
@@ -284,10 +297,29 @@ def axis_importance(trials: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
             features[axis] = column.astype("float64")
         else:
             features[axis] = column.astype("category").cat.codes
+    floor = NOISE_FLOOR if NOISE_FLOOR in axes else NOISE_COLUMN
+    if floor == NOISE_COLUMN:
+        features[NOISE_COLUMN] = np.random.default_rng(seed).random(len(features))
     target = done["test_acc"].to_numpy()
-    model = RandomForestRegressor(n_estimators=200, random_state=seed, min_samples_leaf=2)
-    model.fit(features, target)
-    result = permutation_importance(model, features, target, n_repeats=10, random_state=seed)
-    return pd.DataFrame(
-        {"axis": axes, "importance": result.importances_mean, "std": result.importances_std}
-    ).sort_values("importance", ascending=False, ignore_index=True)
+    draws = {name: [] for name in features.columns}
+    splits = KFold(n_splits=min(folds, len(done) // 2), shuffle=True, random_state=seed)
+    for train, test in splits.split(features):
+        model = RandomForestRegressor(n_estimators=100, random_state=seed, min_samples_leaf=2)
+        model.fit(features.iloc[train], target[train])
+        result = permutation_importance(
+            model, features.iloc[test], target[test], n_repeats=5, random_state=seed
+        )
+        for name, values in zip(features.columns, result.importances, strict=True):
+            draws[name].extend(values)
+    stats = {
+        name: (float(np.mean(v)), float(np.std(v, ddof=1)), len(v)) for name, v in draws.items()
+    }
+    floor_mean, floor_std, n = stats[floor]
+    rows = []
+    for name, (mean, std, _) in stats.items():
+        margin = 2 * np.sqrt((std**2 + floor_std**2) / n)
+        above = name != floor and mean - floor_mean > margin
+        rows.append({"axis": name, "importance": mean, "std": std, "above_floor": above})
+    return pd.DataFrame(rows, columns=columns).sort_values(
+        "importance", ascending=False, ignore_index=True
+    )

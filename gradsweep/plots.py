@@ -395,15 +395,28 @@ def frontier(trials: pd.DataFrame) -> Figure:
 
 
 def importance(ranked: pd.DataFrame) -> Figure:
-    """Permutation importance of the swept axes for test accuracy, as a ranked bar chart."""
+    """Out-of-sample permutation importance of the swept axes for test accuracy, ranked;
+    the noise floor (the seed, or a column of noise) grey with a dashed line, axes that
+    stand above it in colour, the rest pale."""
     if ranked.empty:
         return _empty_figure("fewer than two swept axes: nothing to rank")
     ranked = ranked.sort_values("importance")
-    fig, axes = _subplots(1, 1, (6, 0.6 + 0.45 * len(ranked)))
+    floor = ranked[ranked["axis"].isin(["seed", "(noise)"])]
+    colours = [
+        "#999999" if a in ("seed", "(noise)") else OKABE_ITO[0] if above else "#a6c8e0"
+        for a, above in zip(ranked["axis"], ranked["above_floor"], strict=True)
+    ]
+    fig, axes = _subplots(1, 1, (6.5, 1.0 + 0.45 * len(ranked)))
     ax = axes[0, 0]
-    ax.barh(ranked["axis"], ranked["importance"], xerr=ranked["std"], color=OKABE_ITO[0])
-    ax.set_xlabel("permutation importance (drop in R² when shuffled)")
-    ax.set_title("Which swept axes matter for test accuracy", fontsize=10)
+    ax.barh(ranked["axis"], ranked["importance"], xerr=ranked["std"], color=colours)
+    if not floor.empty:
+        ax.axvline(float(floor["importance"].iloc[0]), color="#555555", ls="--", lw=1)
+    ax.set_xlabel("permutation importance on held-out folds (drop in R² when shuffled)")
+    ax.set_title(
+        _wrap("Which swept axes matter for test accuracy (dashed: the seed's noise floor; "
+              "dark bars stand above it)", 5.5),
+        fontsize=10,
+    )  # fmt: skip
     ax.grid(axis="x", alpha=0.3)
     return fig
 

@@ -288,6 +288,8 @@ def write_report(
             if done[metric].notna().any():
                 report.figures[metric] = plots.save(plots.heatmap(done, metric), str(out / metric))
                 sections.append((title, metric))
+        ranked = axis_importance(done)
+        report.findings += importance_sentences(ranked)
         figures = {
             "gradient_through_time": (
                 plots.gradient_through_time(results.profiles, done, epoch=0),
@@ -295,7 +297,7 @@ def write_report(
             ),
             "learning_curves": (plots.learning_curves(epochs, done), "Learning curves"),
             "frontier": (plots.frontier(done), "Trainability frontier"),
-            "importance": (plots.importance(axis_importance(done)), "Which axes matter"),
+            "importance": (plots.importance(ranked), "Which axes matter"),
         }
         if axis is not None:
             figures |= {
@@ -319,6 +321,29 @@ def write_report(
     _write_text(out / "report.md", _markdown(results, report, sections))
     _write_text(out / "report.html", _html(results, report, sections))
     return report
+
+
+def importance_sentences(ranked: pd.DataFrame) -> list[str]:
+    """Which axes stand above the noise floor in out-of-sample importance, and which not."""
+    if ranked.empty:
+        return []
+    floor = ranked[ranked["axis"].isin(["seed", "(noise)"])].iloc[0]
+    above = ranked[ranked["above_floor"]]
+    at = ranked[~ranked["above_floor"] & (ranked["axis"] != floor["axis"])]
+    name = "the seed" if floor["axis"] == "seed" else "a column of random noise (one seed)"
+    text = (
+        f"Axis importance for test accuracy, on held-out folds, against {name} as the noise "
+        f"floor ({floor['importance']:.3g}): "
+    )
+    text += (
+        "above it: "
+        + ", ".join(f"{a} {v:.3g}" for a, v in zip(above["axis"], above["importance"], strict=True))
+        if not above.empty
+        else "no axis stands above it"
+    )
+    if not at.empty:
+        text += "; at it (indistinguishable from noise): " + ", ".join(at["axis"])
+    return [text + "."]
 
 
 def _experiment_sentences(results: ResultSet) -> list[str]:

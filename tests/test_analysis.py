@@ -143,6 +143,18 @@ def test_axis_importance_ranks_the_axis_that_decides():
     ranked = axis_importance(trials)
     assert ranked.iloc[0]["axis"] == "gap"  # solved iff gap <= 40, whatever the arch
     assert "seq_len" not in set(ranked["axis"])  # seq_len = gap + 10 here: not its own axis
+    # only gap matters: every other axis, the seed included, is at the noise floor
+    assert ranked.set_index("axis")["above_floor"].to_dict() == {
+        "gap": True, "arch": False, "clip_norm": False, "seed": False
+    }  # fmt: skip
+
+
+def test_with_one_seed_a_column_of_noise_is_the_floor():
+    trials, _, _ = trial_tables(frontier={"rnn": 40, "lstm": 40, "gru": 40}, gaps=(5, 10, 80),
+                                seeds=(0,))  # fmt: skip
+    ranked = axis_importance(trials).set_index("axis")
+    assert "(noise)" in ranked.index and not ranked.loc["(noise)", "above_floor"]
+    assert ranked.loc["gap", "above_floor"] and not ranked.loc["arch", "above_floor"]
 
 
 SHARE_VALUES = st.floats(0, 1, allow_nan=False)

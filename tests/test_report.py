@@ -124,3 +124,14 @@ def test_two_experiments_with_overlapping_configs_are_reported_together(legacy, 
     line = next(s for s in report.findings if s.startswith("2 experiments"))
     assert f"first 6, {legacy.name} 6" in line and "6 trial(s) repeated" in line
     assert line in md and md.startswith(f"# gradsweep report: first+{legacy.name}")
+
+
+def test_importance_is_said_against_the_seeds_noise_floor():
+    from gradsweep.analysis import axis_importance
+    from gradsweep.report import importance_sentences
+
+    trials, _, _ = trial_tables(frontier={"rnn": 40, "lstm": 40, "gru": 40}, gaps=(5, 10, 80))
+    (line,) = importance_sentences(axis_importance(trials))
+    assert "against the seed as the noise floor" in line
+    assert "above it: gap" in line and "at it (indistinguishable from noise): " in line
+    assert line.endswith("arch, clip_norm.") or line.endswith("clip_norm, arch.")
