@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import sys
+import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, get_args
@@ -400,9 +401,10 @@ def launch(
         tensorboard=tensorboard,
     )
     sweep.connect(plan)  # errors that need Ray (a cluster's nodes) come before the bar
+    started = time.monotonic()
     with _progress_bar(len(plan.configs)) as update, _resumable(plan.name):
         outcome = sweep.run(plan, on_progress=update)
-    return _render_outcome(outcome, plan.name)
+    return _render_outcome(outcome, plan.name, time.monotonic() - started)
 
 
 @app.command()
@@ -423,9 +425,10 @@ def resume(
         out.print(f"nothing to do: all {plan.total} trials of {plan.name} have finished")
         return 0
     out.print(f"resuming {plan.name}: {plan.finished}/{plan.total} trials finished before")
+    started = time.monotonic()
     with _progress_bar(plan.total) as update, _resumable(plan.name):
         outcome = sweep.resume(plan, on_progress=update)
-    return _render_outcome(outcome, plan.name)
+    return _render_outcome(outcome, plan.name, time.monotonic() - started)
 
 
 class _resumable:
@@ -445,7 +448,7 @@ class _resumable:
         return False
 
 
-def _render_outcome(outcome, name: str) -> int:
+def _render_outcome(outcome, name: str, elapsed: float) -> int:
     if outcome.interrupted:
         err.print(
             f"interrupted: {outcome.terminated}/{outcome.total} trials finished; continue with "
@@ -457,7 +460,8 @@ def _render_outcome(outcome, name: str) -> int:
         f"{outcome.terminated}/{outcome.total} trials finished"
         + (f" ({outcome.diverged} diverged)" if outcome.diverged else "")
         + (f" (frontier search: {outcome.grid} grid points)" if outcome.grid else "")
-        + f" in {outcome.workers} worker process(es); results in {outcome.path}"
+        + f" in {_clock(elapsed)} on {outcome.workers} worker process(es); results in "
+        + str(outcome.path)
     )
     if outcome.failed:
         err.print(f"{len(outcome.failed)} trial(s) failed after all retries:", markup=False)
@@ -467,11 +471,24 @@ def _render_outcome(outcome, name: str) -> int:
     return 0
 
 
+def _clock(seconds: float) -> str:
+    """Elapsed or remaining time in full: 0:02:13, 12:03:00 (hours are never cut)."""
+    seconds = round(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
 class _progress_bar:
-    """A rich progress bar fed with SweepProgress snapshots."""
+    """A rich progress bar fed with SweepProgress snapshots; where stderr is not a terminal
+    (a log file, CI), a plain line every `every_trials` finished trials or `every_s` seconds."""
+
+    every_s = 30.0
 
     def __init__(self, total: int):
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.plain = not err.is_terminal
+        self.every_trials = max(1, total // 20)
+        self.last_line: tuple[float, int] | None = None  # when, and at how many finished
 
         self.progress = Progress(
             TextColumn("[bold]sweep"),
@@ -491,11 +508,13 @@ class _progress_bar:
         )
 
     def __enter__(self):
-        self.progress.start()
+        if not self.plain:
+            self.progress.start()
         return self.update
 
     def __exit__(self, *exc) -> None:
-        self.progress.stop()
+        if not self.plain:
+            self.progress.stop()
 
     def update(self, snapshot) -> None:
         import time
@@ -504,9 +523,11 @@ class _progress_bar:
         finished = snapshot.done + snapshot.failed
         eta = "-"
         if finished:
-            remaining = elapsed / finished * (snapshot.total - finished)
-            eta = f"{int(remaining // 60)}:{int(remaining % 60):02d}"
+            eta = _clock(elapsed / finished * (snapshot.total - finished))
         best = "-" if snapshot.best_val_acc is None else f"{snapshot.best_val_acc:.3f}"
+        if self.plain:
+            self._line(snapshot, finished, elapsed, best, eta)
+            return
         self.progress.update(
             self.task,
             completed=snapshot.done,
@@ -515,6 +536,21 @@ class _progress_bar:
             pending=snapshot.pending,
             best=best,
             eta=eta,
+        )
+
+    def _line(self, snapshot, finished: int, elapsed: float, best: str, eta: str) -> None:
+        now = time.monotonic()
+        if self.last_line is not None:
+            when, at = self.last_line
+            if finished - at < self.every_trials and now - when < self.every_s:
+                return
+        self.last_line = (now, finished)
+        err.print(
+            f"sweep: {snapshot.done}/{snapshot.total} done, {snapshot.running} running, "
+            f"{snapshot.failed} failed, {snapshot.pending} pending, best {best}, "
+            f"elapsed {_clock(elapsed)}, ETA {eta}",
+            markup=False,
+            highlight=False,
         )
 
 
@@ -530,16 +566,29 @@ def status(
     counts = status_counts(results)
     out.print(f"{results.path}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     trials = results.trials
+    shown = _swept_columns(trials)
     for state in ("RUNNING", "ERROR"):
         subset = trials[trials["status"] == state]
-        for row in subset.itertuples():
+        for _, row in subset.iterrows():
             extra = (
                 f", error file {results.path}/{row.trial_id}/error.txt" if state == "ERROR" else ""
             )
+            epochs = "-" if _missing(row["epochs_run"]) else int(row["epochs_run"])
+            settings = " · ".join(f"{c} {config_module.format_value(c, row[c])}" for c in shown)
             out.print(
-                f"  {state.lower():8} {row.trial_id}: {row.arch} gap {row.gap} "
-                f"seq_len {row.seq_len} seed {row.seed}, epochs {row.epochs_run}{extra}"
+                f"  {state.lower():8} {row.trial_id}: {settings}, epoch {epochs} of "
+                f"{row['max_epochs']}{extra}",
+                markup=False,
+                highlight=False,
             )
+
+
+def _swept_columns(trials) -> list[str]:
+    """The config columns whose value differs between trials (arch always), in table order."""
+    from gradsweep.analysis import swept
+    from gradsweep.config import TABLE_FIELDS
+
+    return ["arch", *(c for c in TABLE_FIELDS if c != "arch" and swept(trials, c))]
 
 
 @app.command()

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from gradsweep import analysis
+from gradsweep.config import format_value
 from gradsweep.errors import ConfigError
 
 
@@ -79,12 +80,6 @@ def _values(done: pd.DataFrame, axis: str) -> list:
     values = list(done[axis].drop_duplicates())
     nas = [v for v in values if pd.isna(v)]
     return nas[:1] + sorted(v for v in values if not pd.isna(v))
-
-
-def _label(axis: str, value) -> str:
-    if pd.isna(value):
-        return "off" if axis == "clip_norm" else "none"
-    return repr(float(value)) if isinstance(value, float) else str(value)
 
 
 def _same(column: pd.Series, value) -> pd.Series:
@@ -165,7 +160,7 @@ def _findings(result: Comparison, others: list[str], x: str) -> list[str]:
 
     axis, levels, frontiers = result.axis, result.levels, result.frontiers
     out = []
-    ref_label = _label(axis, result.reference)
+    ref_label = format_value(axis, result.reference)
     for key, fronts in frontiers.groupby(others, dropna=False, sort=False):
         key = key if isinstance(key, tuple) else (key,)
         setting = dict(zip(others, key, strict=True))
@@ -179,7 +174,7 @@ def _findings(result: Comparison, others: list[str], x: str) -> list[str]:
             value = front[axis]
             if _same(pd.Series([value]), result.reference).iloc[0]:
                 continue
-            label = _label(axis, value)
+            label = format_value(axis, value)
             rows = model_levels[_same(model_levels[axis], value)]
             seeds = int(rows["n"].max()) if len(rows) else 0
             a, b = ref_front["frontier"], front["frontier"]

@@ -146,6 +146,13 @@ class TrialConfig(BaseModel):
         return tasks.signal_position(self.seq_len, self.gap) if self.task == "recall" else 0
 
 
+def format_value(field: str, value: Any) -> str:
+    """A config value as a spec writes it: 'off' for no clipping, a float as 1.0, not 1."""
+    if value is None or str(value) in ("nan", "<NA>"):  # None, NaN or pandas' NA
+        return "off" if field == "clip_norm" else "none"
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
 # The config fields a results table shows: `threads` is how a trial ran, not what it was.
 TABLE_FIELDS = tuple(name for name in TrialConfig.model_fields if name != "threads")
 

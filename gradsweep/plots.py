@@ -27,6 +27,7 @@ from gradsweep.analysis import (
     model_columns,
     walk_up,
 )
+from gradsweep.config import format_value
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 ARCH_NAMES = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
@@ -49,7 +50,7 @@ def model_label(arch: str, clip: float | None, hidden: int | None = None) -> str
     """Row label: 'LSTM', 'SimpleRNN · clip 1', 'GRU · clip off', with hidden when given."""
     label = ARCH_NAMES.get(arch, arch)
     if clip is not None:
-        label += " · clip " + _value_label("clip_norm", clip)
+        label += " · clip " + format_value("clip_norm", clip)
     if hidden is not None:
         label += f" · h{hidden}"
     return label
@@ -89,7 +90,7 @@ def _setting(key: str, value) -> str:
     if key in _BARE:
         return str(value)
     name = "init" if key == "recurrent_init" else key
-    return f"{name} {_value_label(key, value)}"
+    return f"{name} {format_value(key, value)}"
 
 
 def _wrap(text: str, inches: float, points: float = 10) -> str:
@@ -437,13 +438,6 @@ def save(fig: Figure, stem: str) -> list[str]:
     return paths
 
 
-def _value_label(axis: str, value) -> str:
-    """A compared value as its config says it: 'off' for no clipping, floats as 1.0."""
-    if pd.isna(value):
-        return "off" if axis == "clip_norm" else "none"
-    return repr(float(value)) if isinstance(value, float) else str(value)
-
-
 def _compare_panels(trials: pd.DataFrame, axis: str):
     """(other-setting columns, their distinct rows, dependency levels, axis values, colours)."""
     x = dependency_axis(trials)
@@ -483,7 +477,7 @@ def compare_curves(epochs: pd.DataFrame, trials: pd.DataFrame, axis: str, metric
                 if not runs.empty:
                     mean = runs.groupby("samples_seen")[metric].mean()
                     ax.plot(mean.index, mean.to_numpy(), color=colour, lw=2,
-                            label=f"{axis} {_value_label(axis, value)}")  # fmt: skip
+                            label=f"{axis} {format_value(axis, value)}")  # fmt: skip
             ax.grid(alpha=0.3)
             ax.tick_params(labelsize=7)
             if i == 0:
@@ -534,7 +528,7 @@ def final_profiles(profiles: pd.DataFrame, trials: pd.DataFrame, axis: str) -> F
                         np.log(runs["grad"].astype(float)).groupby(runs["step_back"]).mean()
                     )
                     ax.plot(gmean.index, gmean.to_numpy(), color=colour, lw=2,
-                            label=f"{axis} {_value_label(axis, value)}")  # fmt: skip
+                            label=f"{axis} {format_value(axis, value)}")  # fmt: skip
             ax.set_yscale("log")
             ax.grid(alpha=0.3)
             ax.tick_params(labelsize=7)

@@ -20,6 +20,7 @@ from gradsweep import analysis, plots, tasks
 from gradsweep.analysis import axis_importance
 from gradsweep.compare import Comparison, comparable_axes
 from gradsweep.compare import compare as compare_settings
+from gradsweep.config import format_value
 from gradsweep.results import ResultSet
 
 
@@ -404,7 +405,7 @@ def _frontier_markdown(frontier: pd.DataFrame) -> str:
         return "(no finished trials)"
     frame = frontier.copy()
     if "clip_norm" in frame:
-        frame["clip_norm"] = frame["clip_norm"].map(lambda v: plots._value_label("clip_norm", v))
+        frame["clip_norm"] = frame["clip_norm"].map(lambda v: format_value("clip_norm", v))
     frame["frontier"] = frame["frontier"].map(lambda v: "none" if pd.isna(v) else str(int(v)))
     frame = frame.map(_cell)
     header = "| " + " | ".join(frame.columns) + " |"
@@ -421,8 +422,8 @@ def comparison_table(comparison: Comparison) -> pd.DataFrame:
     axis = comparison.axis
     keys = [c for c in levels.columns if c not in _COMPARISON_NUMBERS]
     frame = levels[keys].copy()
-    frame[axis] = frame[axis].map(lambda v: plots._value_label(axis, v))
-    reference = plots._value_label(axis, comparison.reference)
+    frame[axis] = frame[axis].map(lambda v: format_value(axis, v))
+    reference = format_value(axis, comparison.reference)
     frame[f"solved ({reference})"] = [
         f"{a}/{n}" for a, n in zip(levels["solved_ref"], levels["n_ref"], strict=True)
     ]
@@ -474,7 +475,7 @@ def _comparison_section(report: Report) -> list[str]:
         f"## Comparing {axis}",
         "",
         "Each value against "
-        f"{plots._value_label(axis, report.comparison.reference)}: solved-rate difference with "
+        f"{format_value(axis, report.comparison.reference)}: solved-rate difference with "
         "Newcombe's 95% interval; seed-matched differences with a 95% paired t-interval.",
         "",
         _table_markdown(table) if not table.empty else "(nothing to compare yet)",

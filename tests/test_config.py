@@ -17,3 +17,15 @@ def test_signal_position_is_the_recalled_input():
     cfg = TrialConfig(gap=3, seq_len=8)
     assert cfg.signal_position == 8 - 3 - 1  # y = x[seq_len - gap - 1]
     assert TrialConfig(task="sum_sign", seq_len=8).signal_position == 0
+
+
+def test_values_print_as_a_spec_writes_them():
+    import pandas as pd
+
+    from gradsweep.config import format_value
+
+    assert format_value("clip_norm", 1.0) == "1.0" and format_value("lr", 0.001) == "0.001"
+    assert format_value("clip_norm", None) == "off" == format_value("clip_norm", pd.NA)
+    assert format_value("clip_norm", float("nan")) == "off"
+    assert format_value("gap", pd.NA) == "none" and format_value("gap", 7) == "7"
+    assert format_value("arch", "lstm") == "lstm"

@@ -1,6 +1,7 @@
 """Sweeps on a real, embedded Ray with tiny trials."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -59,8 +60,12 @@ def gradsweep(*args, env, cwd):
 def test_smoke_sweep_finishes_with_actor_reuse(ray_env, tmp_path):
     proc = gradsweep("launch", str(ROOT / "sweeps/smoke.yaml"), env=ray_env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "6/6 trials finished" in proc.stdout
+    assert re.search(r"6/6 trials finished in \d+:\d\d:\d\d on", proc.stdout)
     assert "Traceback" not in proc.stderr
+    # stderr is a pipe, not a terminal: progress comes as plain lines, the last at 6/6
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("sweep: ")]
+    assert lines and "sweep: 6/6 done, 0 running, 0 failed, 0 pending" in lines[-1]
+    assert "elapsed 0:0" in lines[-1]
     experiment = tmp_path / "results" / "smoke"
     results = load_results(experiment)
     trials = results.trials
