@@ -297,7 +297,8 @@ def learning_curves(epochs: pd.DataFrame, trials: pd.DataFrame) -> Figure:
     rows = [("val_acc", "validation score"), ("val_loss", "validation loss (log)"),
             ("grad_norm_mean", "mean gradient norm (log)")]  # fmt: skip
     ncols = len(models)
-    fig, axes = _subplots(len(rows), ncols, (min(4.2 * ncols, 20), 8.4), sharex=True)
+    width = min(4.2 * ncols, 20)
+    fig, axes = _subplots(len(rows), ncols, (width, 8.4), sharex=True)
     for col, (_, model) in enumerate(models.iterrows()):
         match = np.ones(len(merged), bool)
         for column in group:
@@ -327,9 +328,10 @@ def learning_curves(epochs: pd.DataFrame, trials: pd.DataFrame) -> Figure:
                 ax.set_xlabel("training sequences seen")
             if row == 0:
                 title = group_label({c: model[c] for c in group})
-                ax.set_title(_wrap(title, 4.0, 9), fontsize=9)
+                ax.set_title(_wrap(title, width / ncols - 0.5, 9), fontsize=9)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside right upper", fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 8),
+               fontsize=8, frameon=False)  # fmt: skip
     return fig
 
 

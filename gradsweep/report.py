@@ -148,8 +148,10 @@ def _frontier_sentences(done: pd.DataFrame, x: str) -> list[str]:
 
 
 def _baseline_sentences(done: pd.DataFrame, x: str) -> list[str]:
-    """Per model, the levels where the mean test loss beat the task's no-learning loss
-    (adding: always predicting 1; copy: the memoryless strategy)."""
+    """Per model and level, the geometric-mean test loss with its 95% interval over seeds
+    (log-t)
+    against the task's no-learning loss (adding: always predicting 1; copy: the memoryless
+    strategy): below or above it when the interval is, else at it."""
     out = []
     group = analysis.frontier_groups(done)
     for task_name, of_task in done.groupby("task", sort=False):
@@ -164,13 +166,25 @@ def _baseline_sentences(done: pd.DataFrame, x: str) -> list[str]:
                 first = trials.iloc[0]
                 gap = None if pd.isna(first["gap"]) else int(first["gap"])
                 base = task.baseline(int(first["seq_len"]), gap)
-                loss = float(trials["test_loss"].mean())
-                mark = "below" if loss < base.value else "not below"
-                parts.append(f"{x} {level}: {loss:.3g} ({mark} {base.value:.3g})")
+                losses = trials["test_loss"].astype("float64").to_numpy()
+                losses = losses[np.isfinite(losses)]
+                if len(losses) == 0:
+                    parts.append(f"{x} {level}: no finite loss")
+                    continue
+                low, high = analysis.metric_interval(losses, "test_loss")
+                loss = analysis.geometric_mean(losses)  # the centre of the log-t interval
+                if len(losses) == 1:  # one seed: the point alone
+                    low = high = loss
+                mark = "below" if high < base.value else "above" if low > base.value else "at"
+                shown = (
+                    f"{loss:.3g} (one seed)"
+                    if len(losses) == 1
+                    else f"{loss:.3g} [{low:.3g}, {high:.3g}]"
+                )
+                parts.append(f"{x} {level}: {shown} ({mark} {base.value:.3g})")
             out.append(
-                f"{name}: mean test loss against the baseline ({base.what}): "
-                + "; ".join(parts)
-                + "."
+                f"{name}: test loss, geometric mean [95% interval] over seeds, against the "
+                f"baseline ({base.what}): " + "; ".join(parts) + "."
             )
     return out
 

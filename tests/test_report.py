@@ -71,13 +71,17 @@ def test_a_report_of_a_running_sweep_says_it_is_partial(tmp_path):
 def test_findings_compare_the_test_loss_with_the_tasks_baseline():
     trials = trial_tables(clips=(None,))[0]
     trials["task"], trials["gap"] = "adding", pd.NA
-    trials["test_loss"] = np.where(trials["arch"] == "rnn", 0.1, 0.2)
+    noise = np.random.default_rng(0).normal(0, 0.002, len(trials))
+    trials["test_loss"] = np.where(trials["arch"] == "rnn", 0.1, 0.2) + noise
     lines = [line for line in findings(trials) if "baseline" in line]
     assert len(lines) == 3  # one per model
     rnn = next(line for line in lines if line.startswith("SimpleRNN"))
     lstm = next(line for line in lines if line.startswith("LSTM"))
     assert "always predicting 1" in rnn and rnn.count("(below 0.167)") == 4
-    assert lstm.count("(not below 0.167)") == 4 and "seq_len 50: 0.2" in lstm
+    assert lstm.count("(above 0.167)") == 4 and "seq_len 50: 0.2" in lstm
+    trials.loc[trials["arch"] == "gru", "test_loss"] = [0.1, 0.25, 0.16] * 4  # spans 1/6
+    gru = next(line for line in findings(trials) if line.startswith("GRU") and "baseline" in line)
+    assert gru.count("(at 0.167)") == 4
 
 
 @pytest.mark.slow  # writes a whole report: about 8 s
