@@ -13,21 +13,14 @@ import pandas as pd
 from gradsweep.config import TABLE_FIELDS
 from gradsweep.records import Summary
 
-# Every numeric final metric of the trials table (flags and counts of steps excluded).
+# Every numeric final metric of the trials table (the solved and diverged flags excluded):
+# what `aggregate` summarises unless told otherwise.
 NUMERIC_METRICS = tuple(
     name
     for name, kind in Summary.__annotations__.items()
     if name not in ("solved", "diverged") and "bool" not in str(kind)
 )
 
-DEFAULT_METRICS = (
-    "test_acc",
-    "best_val_acc",
-    "grad_norm_first",
-    "grad_norm_max",
-    "signal_grad_ratio",
-    "samples_to_solve",
-)
 # Axes a random forest may rank (seed is noise by construction, so it is a useful yardstick).
 RANKABLE = [
     "arch",
@@ -140,12 +133,12 @@ def geometric_mean(values: np.ndarray) -> float:
 def aggregate(
     trials: pd.DataFrame,
     by: list[str],
-    metrics: tuple[str, ...] | list[str] | None = DEFAULT_METRICS,
+    metrics: tuple[str, ...] | list[str] | None = None,
 ) -> pd.DataFrame:
     """Per group (usually the seeds of a grid point): the mean, geometric mean, std, a 95%
     interval (`metric_interval`: logit-t for shares, log-t for positive metrics, so every
     interval stays in the metric's range) and count of each metric, and the solved rate
-    with a 95% Wilson interval. `metrics=None` takes every numeric metric of the table.
+    with a 95% Wilson interval. By default every numeric metric of the table (`NUMERIC_METRICS`).
 
     Groups with NA keys (unclipped trials have `clip_norm` NA) are kept, never dropped.
     Only finished trials (`TERMINATED`) count.
