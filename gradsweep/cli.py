@@ -716,15 +716,9 @@ def results(
 
 
 def _trials_table_text(trials) -> str:
-    columns = [
-        "trial_id",
-        "status",
-        "arch",
-        "gap",
-        "seq_len",
-        "hidden",
-        "clip_norm",
-        "seed",
+    """The trial table for a terminal: ids and status, the settings the sweep varies (as the
+    spec writes them: clipping 'off', floats as 1.0), and the headline metrics."""
+    metrics = [
         "epochs_run",
         "test_acc",
         "solved",
@@ -734,7 +728,11 @@ def _trials_table_text(trials) -> str:
         "signal_grad_ratio_init",
         "diverged",
     ]
-    shown = trials[[c for c in columns if c in trials]]
+    settings = [c for c in _swept_columns(trials) if c != "seed"] + ["seed"]
+    shown = trials[[c for c in ["trial_id", "status", *settings, *metrics] if c in trials]].copy()
+    for column in settings:
+        if str(shown[column].dtype) in ("float64", "Float64"):
+            shown[column] = [config_module.format_value(column, v) for v in shown[column]]
     return shown.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.3g}")
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from gradsweep import analysis
-from gradsweep.config import format_value
+from gradsweep.config import format_value, group_label
 from gradsweep.errors import ConfigError
 
 
@@ -156,7 +156,6 @@ def _spans_zero(low: float, high: float) -> bool:
 
 
 def _findings(result: Comparison, others: list[str], x: str) -> list[str]:
-    from gradsweep.plots import group_label  # labels only; plots imports analysis, not us
 
     axis, levels, frontiers = result.axis, result.levels, result.frontiers
     out = []

@@ -153,6 +153,39 @@ def format_value(field: str, value: Any) -> str:
     return repr(float(value)) if isinstance(value, float) else str(value)
 
 
+ARCH_NAMES = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+
+
+def model_label(arch: str, clip: float | None, hidden: int | None = None) -> str:
+    """Row label: 'LSTM', 'SimpleRNN · clip 1', 'GRU · clip off', with hidden when given."""
+    label = ARCH_NAMES.get(arch, arch)
+    if clip is not None:
+        label += " · clip " + format_value("clip_norm", clip)
+    if hidden is not None:
+        label += f" · h{hidden}"
+    return label
+
+
+def group_label(values: dict) -> str:
+    """A model's label from its frontier group values: arch, clip, hidden, then the rest."""
+    clip = values.get("clip_norm") if "clip_norm" in values else None
+    label = model_label(values["arch"], clip, values.get("hidden"))
+    rest = [_setting(k, v) for k, v in values.items() if k not in ("arch", "clip_norm", "hidden")]
+    return " · ".join([label, *rest])
+
+
+# Settings whose value says what it is, shown without the field's name.
+_BARE = ("activation", "optimizer")
+
+
+def _setting(key: str, value) -> str:
+    """One setting of a label: 'relu', 'sgd', 'init identity', 'lr 0.01'."""
+    if key in _BARE:
+        return str(value)
+    name = "init" if key == "recurrent_init" else key
+    return f"{name} {format_value(key, value)}"
+
+
 # The config fields a results table shows: `threads` is how a trial ran, not what it was.
 TABLE_FIELDS = tuple(name for name in TrialConfig.model_fields if name != "threads")
 

@@ -27,10 +27,9 @@ from gradsweep.analysis import (
     model_columns,
     walk_up,
 )
-from gradsweep.config import format_value
+from gradsweep.config import ARCH_NAMES, format_value, group_label
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
-ARCH_NAMES = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 ARCH_ORDER = ["rnn", "lstm", "gru"]
 
 # What each heatmap metric is called on a colour bar, and whether it is drawn on a log scale.
@@ -44,16 +43,6 @@ METRICS = {
     "signal_grad_ratio_init": ("|dL/dx| signal / last, at init", True),
     "spectral_radius": ("spectral radius of recurrent kernel", False),
 }
-
-
-def model_label(arch: str, clip: float | None, hidden: int | None = None) -> str:
-    """Row label: 'LSTM', 'SimpleRNN · clip 1', 'GRU · clip off', with hidden when given."""
-    label = ARCH_NAMES.get(arch, arch)
-    if clip is not None:
-        label += " · clip " + format_value("clip_norm", clip)
-    if hidden is not None:
-        label += f" · h{hidden}"
-    return label
 
 
 def _row_labels(keys: pd.DataFrame, rows: list[str]) -> list[str]:
@@ -71,26 +60,6 @@ def _sorted_models(frame: pd.DataFrame, rows: list[str]) -> pd.DataFrame:
     return keys.sort_values(sort, kind="stable").drop(
         columns=[c for c in ("_a", "_c") if c in keys]
     )
-
-
-def group_label(values: dict) -> str:
-    """A model's label from its frontier group values: arch, clip, hidden, then the rest."""
-    clip = values.get("clip_norm") if "clip_norm" in values else None
-    label = model_label(values["arch"], clip, values.get("hidden"))
-    rest = [_setting(k, v) for k, v in values.items() if k not in ("arch", "clip_norm", "hidden")]
-    return " · ".join([label, *rest])
-
-
-# Settings whose value says what it is, shown without the field's name.
-_BARE = ("activation", "optimizer")
-
-
-def _setting(key: str, value) -> str:
-    """One setting of a label: 'relu', 'sgd', 'init identity', 'lr 0.01'."""
-    if key in _BARE:
-        return str(value)
-    name = "init" if key == "recurrent_init" else key
-    return f"{name} {format_value(key, value)}"
 
 
 def _wrap(text: str, inches: float, points: float = 10) -> str:

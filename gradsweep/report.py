@@ -20,7 +20,7 @@ from gradsweep import analysis, plots, tasks
 from gradsweep.analysis import axis_importance
 from gradsweep.compare import Comparison, comparable_axes
 from gradsweep.compare import compare as compare_settings
-from gradsweep.config import format_value
+from gradsweep.config import format_value, group_label, model_label
 from gradsweep.results import ResultSet
 
 
@@ -45,7 +45,7 @@ class Report:
 
 
 def _name(arch: str, clip=None, hidden=None) -> str:
-    return plots.model_label(arch, clip, hidden)
+    return model_label(arch, clip, hidden)
 
 
 def _fmt(value: float) -> str:
@@ -107,7 +107,7 @@ def _frontier_sentences(done: pd.DataFrame, x: str) -> list[str]:
     out = []
     ranked = []
     for _, row in table.iterrows():
-        name = plots.group_label({c: row[c] for c in group})
+        name = group_label({c: row[c] for c in group})
         model = _select(done, row, group)
         tested = int(row["tested_up_to"])
         if not row["monotone"]:
@@ -160,7 +160,7 @@ def _baseline_sentences(done: pd.DataFrame, x: str) -> list[str]:
             continue
         for key, model in of_task.groupby(group, dropna=False, sort=False):
             key = key if isinstance(key, tuple) else (key,)
-            name = plots.group_label(dict(zip(group, key, strict=True)))
+            name = group_label(dict(zip(group, key, strict=True)))
             parts = []
             for level, trials in model.groupby(x, sort=True):
                 first = trials.iloc[0]

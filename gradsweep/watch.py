@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from gradsweep.analysis import dependency_axis, frontier, frontier_groups
+from gradsweep.config import group_label
 from gradsweep.results import ResultSet, status_counts
 
 
@@ -29,12 +30,7 @@ class Snapshot:
 
 
 def _label(row: pd.Series, columns: list[str]) -> str:
-    parts = []
-    for column in columns:
-        value = row[column]
-        shown = "off" if pd.isna(value) else repr(value) if isinstance(value, float) else value
-        parts.append(str(shown) if column == "arch" else f"{column} {shown}")
-    return " · ".join(parts)
+    return group_label({c: row[c] for c in columns})
 
 
 def snapshot(results: ResultSet) -> Snapshot:

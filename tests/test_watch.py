@@ -27,7 +27,8 @@ def test_snapshot_of_a_growing_directory(legacy):
     view = snapshot(load_results(legacy))
     assert view.counts == {"TERMINATED": 7, "ERROR": 4, "RUNNING": 2}
     params = json.loads((running / "params.json").read_text())["trial"]
-    model = params["arch"] + " · clip_norm " + ("off" if params["clip_norm"] is None else "1")
+    arch = {"rnn": "SimpleRNN", "gru": "GRU"}[params["arch"]]
+    model = arch + " · clip " + ("off" if params["clip_norm"] is None else "1.0")
     assert view.grid.loc[model, params["gap"]] == "run"
     assert (view.grid[5] == "failed").all()  # gap 5 failed everywhere
     mine = view.running.set_index("trial_id").loc[running.name]
