@@ -31,6 +31,7 @@ def test_no_model_solving_is_reported_as_such():
     assert any("SimpleRNN · clip off solved no gap in most seeds" in s for s in sentences)
 
 
+@pytest.mark.slow  # writes a whole report, comparison included: about 8 s
 def test_report_from_synthetic_tables(tmp_path):
     trials, epochs, profiles = trial_tables()
     rs = ResultSet("synthetic", trials, epochs, _profiles=profiles, manifest={"trials": 72})
@@ -54,6 +55,7 @@ def test_report_command_on_a_real_sweep(legacy, tmp_path, capsys):
     assert len(load_results(legacy).trials) == 12
 
 
+@pytest.mark.slow  # writes a whole report, comparison included: about 8 s
 def test_a_report_of_a_running_sweep_says_it_is_partial(tmp_path):
     trials, epochs, profiles = trial_tables(seeds=(0,))
     trials.loc[trials.index[:2], "status"] = "RUNNING"
