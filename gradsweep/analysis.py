@@ -264,11 +264,12 @@ def axis_importance(trials: pd.DataFrame, seed: int = 0, folds: int = 5) -> pd.D
     """Out-of-sample permutation importance of each swept axis for test accuracy (in the
     spirit of Greff et al. 2017's fANOVA): a random forest is fitted on all folds but one
     (`folds`-fold cross-validation) and each axis is shuffled in the held-out fold; the
-    drop in R² there, over folds and repeats, is the axis's importance.
+    rise in mean squared error there, over folds and repeats, is the axis's importance.
 
     The seed is noise by construction, so it is the floor: an axis stands above it
     (`above_floor`) when its importance exceeds the seed's by more than twice their
-    combined standard errors. With one seed, a column of random draws takes its place.
+    combined standard errors over the folds (each fold's mean over its repeats is one
+    draw). With one seed, a column of random draws takes its place.
     Empty with fewer than 2 axes or 8 trials."""
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.inspection import permutation_importance
@@ -299,11 +300,16 @@ def axis_importance(trials: pd.DataFrame, seed: int = 0, folds: int = 5) -> pd.D
     for train, test in splits.split(features):
         model = RandomForestRegressor(n_estimators=100, random_state=seed, min_samples_leaf=2)
         model.fit(features.iloc[train], target[train])
-        result = permutation_importance(
-            model, features.iloc[test], target[test], n_repeats=5, random_state=seed
+        result = permutation_importance(  # squared error, not R²: a fold whose accuracies
+            model,  # are all alike has no R² to speak of, but its error still grows
+            features.iloc[test],
+            target[test],
+            n_repeats=5,
+            random_state=seed,
+            scoring="neg_mean_squared_error",
         )
         for name, values in zip(features.columns, result.importances, strict=True):
-            draws[name].extend(values)
+            draws[name].append(float(np.mean(values)))  # one draw per fold: folds are the units
     stats = {
         name: (float(np.mean(v)), float(np.std(v, ddof=1)), len(v)) for name, v in draws.items()
     }

@@ -383,7 +383,7 @@ def importance(ranked: pd.DataFrame) -> Figure:
     ax.barh(ranked["axis"], ranked["importance"], xerr=ranked["std"], color=colours)
     if not floor.empty:
         ax.axvline(float(floor["importance"].iloc[0]), color="#555555", ls="--", lw=1)
-    ax.set_xlabel("permutation importance on held-out folds (drop in R² when shuffled)")
+    ax.set_xlabel("permutation importance on held-out folds (rise in squared error when shuffled)")
     ax.set_title(
         _wrap("Which swept axes matter for test accuracy (dashed: the seed's noise floor; "
               "dark bars stand above it)", 5.5),
