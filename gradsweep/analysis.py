@@ -99,6 +99,17 @@ def _t_interval(values: np.ndarray) -> tuple[float, float]:
     return (mean - half, mean + half)
 
 
+def interval_method(values: np.ndarray, metric: str) -> str:
+    """Which interval `metric_interval` takes for these values (see there)."""
+    values = np.asarray(values, dtype="float64")
+    values = values[np.isfinite(values)]
+    if metric in SHARES and ((values >= 0) & (values <= 1)).all():
+        return "t on the logit scale"
+    if len(values) and (values > 0).all():
+        return "t on the log scale (geometric mean)"
+    return "t"
+
+
 def metric_interval(values: np.ndarray, metric: str) -> tuple[float, float]:
     """A 95% interval for the centre of `values` that stays inside the metric's range:
     a t-interval on the logit scale for shares (accuracies, clip_fraction; within [0, 1]),
@@ -139,6 +150,7 @@ def aggregate(
     interval (`metric_interval`: logit-t for shares, log-t for positive metrics, so every
     interval stays in the metric's range) and count of each metric, and the solved rate
     with a 95% Wilson interval. By default every numeric metric of the table (`NUMERIC_METRICS`).
+    `out.attrs["ci_method"]` names the interval taken for each metric.
 
     Groups with NA keys (unclipped trials have `clip_norm` NA) are kept, never dropped.
     Only finished trials (`TERMINATED`) count.
@@ -147,6 +159,7 @@ def aggregate(
     if metrics is None:
         metrics = [m for m in NUMERIC_METRICS if m in done]
     rows = []
+    methods: dict[str, str] = {}
     for key, group in done.groupby(by, dropna=False, sort=True):
         key = key if isinstance(key, tuple) else (key,)
         row: dict[str, Any] = dict(zip(by, key, strict=True))
@@ -155,6 +168,8 @@ def aggregate(
             values = pd.to_numeric(group[metric], errors="coerce").astype("float64").dropna()
             values = values.to_numpy()
             low, high = metric_interval(values, metric)
+            if len(values) > 1:
+                methods.setdefault(metric, interval_method(values, metric))
             row |= {
                 f"{metric}_mean": float(values.mean()) if len(values) else np.nan,
                 f"{metric}_gmean": geometric_mean(values),
@@ -177,6 +192,8 @@ def aggregate(
     for column in by:  # keep the key columns' dtypes (Int64, Float64 with NA, string)
         if column in done:
             out[column] = out[column].astype(done[column].dtype)
+    # The table says how its intervals were taken (pandas keeps `attrs` with the frame).
+    out.attrs["ci_method"] = methods | {"solved_rate": "Wilson score"}
     return out
 
 

@@ -115,6 +115,8 @@ def test_aggregate_numbers():
     back = 1 / (1 + np.exp(-(logits.mean() + np.array([-half, half]))))
     assert (row["test_acc_ci_low"], row["test_acc_ci_high"]) == pytest.approx(tuple(back))
     assert row["test_acc_gmean"] == pytest.approx(np.exp(np.log([0.5, 0.7, 0.9, 0.7]).mean()))
+    methods = aggregate(frame, ["arch"], metrics=["test_acc"]).attrs["ci_method"]
+    assert methods == {"test_acc": "t on the logit scale", "solved_rate": "Wilson score"}
     assert row["solved_rate"] == 0.75 and row["solved_count"] == 3 and row["n"] == 4
     assert pd.isna(row["clip_norm"])
 
