@@ -428,59 +428,33 @@ def _panel_grid(rows: int, cols: int) -> tuple:
 def compare_curves(epochs: pd.DataFrame, trials: pd.DataFrame, axis: str, metric: str) -> Figure:
     """`metric` by training sequences seen, a panel per model (the other settings) and
     dependency level, one colour per value of `axis`: seeds thin, their mean thick."""
-    x, others, models, levels, values, colours = _compare_panels(trials, axis)
-    merged = epochs.merge(trials[list(dict.fromkeys(["trial_id", axis, x, *others]))],
-                          on="trial_id")  # fmt: skip
-    if merged.empty or metric not in merged:
+    if metric not in epochs:
         return _empty_figure(f"no {metric} recorded")
-    fig, axes = _panel_grid(len(models), len(levels))
-    for i, (_, model) in enumerate(models.iterrows()):
-        match = np.ones(len(merged), bool)
-        for column in others:
-            match &= _same(merged[column], model[column])
-        for j, level in enumerate(levels):
-            ax = axes[i, j]
-            at = merged[match & (merged[x] == level).fillna(False).to_numpy()]
-            for value, colour in zip(values, colours, strict=True):
-                runs = at[_same(at[axis], value)]
-                for _, run in runs.groupby("trial_id"):
-                    ax.plot(run["samples_seen"], run[metric], color=colour, lw=0.6, alpha=0.35)
-                if not runs.empty:
-                    mean = runs.groupby("samples_seen")[metric].mean()
-                    ax.plot(mean.index, mean.to_numpy(), color=colour, lw=2,
-                            label=f"{axis} {format_value(axis, value)}")  # fmt: skip
-            ax.grid(alpha=0.3)
-            ax.tick_params(labelsize=7)
-            if i == 0:
-                ax.set_title(f"{x} {level}", fontsize=9)
-            if j == 0:
-                label = group_label({c: model[c] for c in others})
-                ax.set_ylabel(_wrap(f"{label}\n{metric}", 1.9, 8), fontsize=8)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    if not handles:
-        for ax in axes.flat:
-            handles, labels = ax.get_legend_handles_labels()
-            if handles:
-                break
-    fig.legend(handles, labels, loc="outside upper center", ncols=len(values), fontsize=8,
-               frameon=False)  # fmt: skip
-    fig.supxlabel("training sequences seen", fontsize=9)
-    return fig
+    return _by_value(epochs, trials, axis, ("samples_seen", metric), geometric=False,
+                     labels=(metric, "training sequences seen"))  # fmt: skip
 
 
 def final_profiles(profiles: pd.DataFrame, trials: pd.DataFrame, axis: str) -> Figure:
     """The gradient reaching each input after training (each trial's last epoch), by steps
     back from the last input, a panel per model and dependency level, one colour per value
     of `axis`: seeds thin, their geometric mean thick."""
-    x, others, models, levels, values, colours = _compare_panels(trials, axis)
     if profiles.empty:
         return _empty_figure("no gradient profiles recorded")
     last = profiles[profiles["epoch"] == profiles.groupby("trial_id")["epoch"].transform("max")]
-    last = last[last["epoch"] > 0]
-    merged = last.merge(trials[list(dict.fromkeys(["trial_id", axis, x, *others]))],
+    last = last[(last["epoch"] > 0) & (last["grad"] > 0)]
+    return _by_value(last, trials, axis, ("step_back", "grad"), geometric=True,
+                     labels=("|dL/dx_t|", "steps back from the last input"))  # fmt: skip
+
+
+def _by_value(rows, trials, axis, columns, geometric: bool, labels) -> Figure:
+    """`rows` (per trial: x and y columns) drawn a panel per model and dependency level,
+    one colour per value of `axis`; each seed thin, their (geometric) mean thick."""
+    x, others, models, levels, values, colours = _compare_panels(trials, axis)
+    along, measured = columns
+    merged = rows.merge(trials[list(dict.fromkeys(["trial_id", axis, x, *others]))],
                         on="trial_id")  # fmt: skip
     if merged.empty:
-        return _empty_figure("no profile after training")
+        return _empty_figure(f"no {measured} recorded")
     fig, axes = _panel_grid(len(models), len(levels))
     for i, (_, model) in enumerate(models.iterrows()):
         match = np.ones(len(merged), bool)
@@ -491,29 +465,33 @@ def final_profiles(profiles: pd.DataFrame, trials: pd.DataFrame, axis: str) -> F
             at = merged[match & (merged[x] == level).fillna(False).to_numpy()]
             for value, colour in zip(values, colours, strict=True):
                 runs = at[_same(at[axis], value)]
-                runs = runs[runs["grad"] > 0]
                 for _, run in runs.groupby("trial_id"):
-                    ax.plot(run["step_back"], run["grad"], color=colour, lw=0.6, alpha=0.35)
-                if not runs.empty:
-                    gmean = np.exp(
-                        np.log(runs["grad"].astype(float)).groupby(runs["step_back"]).mean()
-                    )
-                    ax.plot(gmean.index, gmean.to_numpy(), color=colour, lw=2,
-                            label=f"{axis} {format_value(axis, value)}")  # fmt: skip
-            ax.set_yscale("log")
+                    ax.plot(run[along], run[measured], color=colour, lw=0.6, alpha=0.35)
+                if runs.empty:
+                    continue
+                ys = runs[measured].astype(float)
+                centre = (
+                    np.exp(np.log(ys).groupby(runs[along]).mean())
+                    if geometric
+                    else ys.groupby(runs[along]).mean()
+                )
+                ax.plot(centre.index, centre.to_numpy(), color=colour, lw=2,
+                        label=f"{axis} {format_value(axis, value)}")  # fmt: skip
+            if geometric:
+                ax.set_yscale("log")
             ax.grid(alpha=0.3)
             ax.tick_params(labelsize=7)
             if i == 0:
                 ax.set_title(f"{x} {level}", fontsize=9)
             if j == 0:
                 label = group_label({c: model[c] for c in others})
-                ax.set_ylabel(_wrap(f"{label}\n|dL/dx_t|", 1.9, 8), fontsize=8)
-    handles, labels = [], []
+                ax.set_ylabel(_wrap(f"{label}\n{labels[0]}", 1.9, 8), fontsize=8)
+    handles, names = [], []
     for ax in axes.flat:
-        handles, labels = ax.get_legend_handles_labels()
+        handles, names = ax.get_legend_handles_labels()
         if handles:
             break
-    fig.legend(handles, labels, loc="outside upper center", ncols=max(1, len(values)),
+    fig.legend(handles, names, loc="outside upper center", ncols=max(1, len(values)),
                fontsize=8, frameon=False)  # fmt: skip
-    fig.supxlabel("steps back from the last input", fontsize=9)
+    fig.supxlabel(labels[1], fontsize=9)
     return fig
