@@ -60,6 +60,7 @@ def test_sum_sign_uses_seq_len_on_x(tables):
     assert plots.heatmap(trials, "test_acc").axes[0].get_xlabel() == "seq_len (time steps)"
 
 
+@pytest.mark.slow  # draws and saves four figures as PNG and SVG: about 3 s
 def test_other_figures_render(tables, tmp_path):
     trials, epochs, profiles = tables
     for stem, fig in {
@@ -90,7 +91,14 @@ def test_heatmap_says_grey_cells_did_not_run(tables):
     assert "grey" not in plots.heatmap(trials, "test_acc").axes[0].get_title()
 
 
-GRID_SIZES = [(1, 1), (2, 3), (3, 2), (6, 6), (12, 12)]  # models x dependency levels
+# models x dependency levels; the two large grids draw every figure at size: about 10 s
+GRID_SIZES = [
+    (1, 1),
+    (2, 3),
+    (3, 2),
+    pytest.param(6, 6, marks=pytest.mark.slow),
+    pytest.param(12, 12, marks=pytest.mark.slow),
+]
 
 
 def _tables_of(models: int, levels: int):

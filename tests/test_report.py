@@ -44,6 +44,7 @@ def test_report_from_synthetic_tables(tmp_path):
     assert {"test_acc", "gradient_through_time", "frontier", "importance"} <= set(report.figures)
 
 
+@pytest.mark.slow  # writes a whole report: about 4 s
 def test_report_command_on_a_real_sweep(legacy, tmp_path, capsys):
     from gradsweep.cli import main
 

@@ -32,6 +32,7 @@ def test_results_are_read_straight_from_a_bucket_and_cached(s3, legacy, tmp_path
     pd.testing.assert_frame_equal(again.trials, local.trials)
 
 
+@pytest.mark.slow  # four read commands through S3, a report among them: about 5 s
 def test_read_commands_take_a_storage_uri(s3, legacy, tmp_path, capsys, monkeypatch):
     upload(legacy, "s3://gradsweep/team/legacy")
     monkeypatch.chdir(tmp_path)
