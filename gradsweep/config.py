@@ -82,14 +82,14 @@ class TrialConfig(BaseModel):
         if not isinstance(data, dict):
             return data
         task = tasks.TASK_DEFS.get(data.get("task", "recall"))
-        if task is not None and task.uses_gap and data.get("gap") is None:
-            data = {**data, "gap": DEFAULT_GAP}
-        if task is not None:
-            data = {**task.defaults, **data}
-        if task is not None and "seq_len" not in data:
-            derived = task.default_seq_len(data.get("gap"))
-            if isinstance(derived, int) and not isinstance(derived, bool):
-                data = {**data, "seq_len": derived}
+        if task is not None:  # an unknown task is refused by the field's own check
+            if task.uses_gap and data.get("gap") is None:
+                data = {**data, "gap": DEFAULT_GAP}
+            data = {**task.defaults, **data}  # what the task needs, unless given
+            gap = data.get("gap")  # checked later; only a true int derives seq_len here
+            if "seq_len" not in data and isinstance(gap, int) and not isinstance(gap, bool):
+                derived = task.default_seq_len(gap)
+                data = data if derived is None else {**data, "seq_len": derived}  # copy
         if "train_size" not in data:  # so it is checked against batch_size
             data = {**data, "train_size": cls.model_fields["train_size"].default}
         return data
@@ -157,7 +157,7 @@ ARCH_NAMES = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 
 
 def model_label(arch: str, clip: float | None, hidden: int | None = None) -> str:
-    """Row label: 'LSTM', 'SimpleRNN · clip 1', 'GRU · clip off', with hidden when given."""
+    """Row label: 'LSTM', 'SimpleRNN · clip 1.0', 'GRU · clip off', with hidden when given."""
     label = ARCH_NAMES.get(arch, arch)
     if clip is not None:
         label += " · clip " + format_value("clip_norm", clip)

@@ -29,3 +29,12 @@ def test_values_print_as_a_spec_writes_them():
     assert format_value("clip_norm", float("nan")) == "off"
     assert format_value("gap", pd.NA) == "none" and format_value("gap", 7) == "7"
     assert format_value("arch", "lstm") == "lstm"
+
+
+@pytest.mark.parametrize("gap", ["x", True, 2.5, None])
+def test_a_copy_gap_of_the_wrong_type_is_a_one_line_error_not_a_crash(gap):
+    if gap is None:  # left out: the default gap, and seq_len derived from it
+        assert TrialConfig.parse({"task": "copy"}).seq_len == 10 + 20
+        return
+    with pytest.raises(ConfigError, match="^gap: .* is not allowed"):
+        TrialConfig.parse({"task": "copy", "gap": gap})
