@@ -36,5 +36,5 @@ def test_a_copy_gap_of_the_wrong_type_is_a_one_line_error_not_a_crash(gap):
     if gap is None:  # left out: the default gap, and seq_len derived from it
         assert TrialConfig.parse({"task": "copy"}).seq_len == 10 + 20
         return
-    with pytest.raises(ConfigError, match="^gap: .* is not allowed"):
+    with pytest.raises(ConfigError, match=r"^gap: .* is not allowed"):
         TrialConfig.parse({"task": "copy", "gap": gap})
