@@ -530,6 +530,7 @@ class _progress_bar:
             return
         self.progress.update(
             self.task,
+            total=snapshot.total,  # a frontier search's shrinks as its walk decides
             completed=snapshot.done,
             running=snapshot.running,
             failed=snapshot.failed,

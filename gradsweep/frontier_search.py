@@ -134,6 +134,21 @@ class FrontierSearch:
             else:
                 model.failed = model.current
 
+    def at_most(self) -> int:
+        """The most trials the search can still come to: those handed out so far and every
+        config it may yet hand out (undecided levels the walk can still reach)."""
+        total = 0
+        for model in self.models:
+            reachable = range(model.current, len(model.levels))
+            if model.failed is not None:  # only the verification level is left, if any
+                above = model.failed + 1
+                reachable = [above] if self.verify and above < len(model.levels) else []
+            for i, level in enumerate(model.levels):
+                total += len(level.suggested)
+                if i in reachable and level.decided(self.majority) is None:
+                    total += len(level.configs) - len(level.suggested)
+        return total
+
     @property
     def finished(self) -> bool:
         """True when every model's walk (and its verification) is decided."""

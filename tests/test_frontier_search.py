@@ -120,3 +120,24 @@ def test_restored_records_are_never_suggested_again():
     assert walk.suggest() == configs[3]
     assert walk.suggest() is None
     assert not walk.record({"arch": "lstm", "gap": 1, "seq_len": 4, "seed": 0}, True)
+
+
+def test_at_most_counts_what_the_walk_can_still_come_to():
+    configs = grid(archs=("rnn", "gru"), gaps=(1, 2, 3), seeds=(0, 1, 2))  # 18 configs
+    walk = search(configs)  # majority 2 of 3
+    assert walk.at_most() == 18
+    handed = [walk.suggest() for _ in range(6)]  # level 1 of both models, every seed
+    assert {(c["arch"], c["gap"]) for c in handed} == {("rnn", 1), ("gru", 1)}
+    rnn = [c for c in handed if c["arch"] == "rnn"]
+    walk.record(rnn[0], False)
+    walk.record(rnn[1], False)  # rnn failed its first level: nothing above can run
+    assert walk.at_most() == 6 + 6  # the six handed out, and gru's levels 2 and 3
+    gru = [c for c in handed if c["arch"] == "gru"]
+    walk.record(gru[0], True)
+    walk.record(gru[1], True)  # gru's level 1 is solved; its walk goes on
+    assert walk.at_most() == 12
+    assert len(run(walk, lambda c: c["gap"] < 3)) + 6 <= 12  # and the rest stays within it
+    verify = search(configs, verify=True)
+    for c in [verify.suggest() for _ in range(6)][:2]:
+        verify.record(c, False)  # rnn fails level 1: its level 2 is run to verify
+    assert verify.at_most() == 18 - 3  # rnn's level 3 is out of reach

@@ -240,6 +240,9 @@ def test_frontier_search_finds_the_frontier_of_the_full_grid(ray_env, tmp_path):
     grid = load_results(tmp_path / "out" / "grid").trials
     walk = load_results(tmp_path / "out" / "walk").trials
     assert len(grid) == 12 and set(walk["status"]) == {"TERMINATED"}
+    # the progress total shrank with the walk: the points it skipped never show as pending
+    last = [line for line in proc.stderr.splitlines() if line.startswith("sweep: ")][-1]
+    assert f"sweep: {len(walk)}/{len(walk)} done, 0 running, 0 failed, 0 pending" in last
     expected, found = frontier(grid).set_index("arch"), frontier(walk).set_index("arch")
     assert found["frontier"].equals(expected["frontier"])
     assert found["above"].equals(expected["above"])

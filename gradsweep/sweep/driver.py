@@ -234,11 +234,13 @@ def run(plan: Plan, on_progress: OnProgress = None) -> SweepOutcome:
 
 
 def _tuner(plan: Plan, on_progress: OnProgress) -> tune.Tuner:
+    at_most = None
     if plan.frontier is None:
         space, searching = {"trial": tune.grid_search(plan.configs)}, {}
     else:
         searcher = FrontierSearcher(plan.frontier.search(plan.configs), plan.experiment)
         space, searching = {}, {"search_alg": searcher, "num_samples": len(plan.configs)}
+        at_most = searcher.search.at_most
     return tune.Tuner(
         trainable_for(plan.experiment, plan.cpus, plan.gpus),
         param_space=space,
@@ -253,7 +255,10 @@ def _tuner(plan: Plan, on_progress: OnProgress) -> tune.Tuner:
             name=plan.name,
             storage_path=plan.storage,
             failure_config=tune.FailureConfig(max_failures=plan.spec.max_failures),
-            callbacks=[ProgressCallback(len(plan.configs), on_progress), *_loggers(plan)],
+            callbacks=[
+                ProgressCallback(len(plan.configs), on_progress, at_most),
+                *_loggers(plan),
+            ],
             verbose=0,
         ),
     )
@@ -381,9 +386,6 @@ def resume(plan: ResumePlan, on_progress: OnProgress = None) -> SweepOutcome:
     done = {t for t, status in layout.read_statuses(fs, root).items() if status == "TERMINATED"}
     # Tune restores the callbacks pickled with the experiment; the renderer is not among
     # them (see ProgressCallback.__getstate__), so this run's is attached again.
-    for callback in tuner._local_tuner.get_run_config().callbacks or []:
-        if isinstance(callback, ProgressCallback):
-            callback.restart(on_progress, done)
     searcher = tuner._local_tuner._tune_config.search_alg
     while searcher is not None and not isinstance(searcher, FrontierSearcher):
         searcher = getattr(searcher, "searcher", None)
@@ -391,6 +393,10 @@ def resume(plan: ResumePlan, on_progress: OnProgress = None) -> SweepOutcome:
         # Tune restores the searcher's saved state only if it saved one; either way the
         # walk is brought up to the trials' own records before anything is suggested.
         searcher.sync_with_records()
+    at_most = searcher.search.at_most if searcher is not None else None
+    for callback in tuner._local_tuner.get_run_config().callbacks or []:
+        if isinstance(callback, ProgressCallback):
+            callback.restart(on_progress, done, at_most)
     with DriverLog(plan.experiment):
         results = tuner.fit()
     if plan.searching:
