@@ -146,6 +146,9 @@ def train(
     recurrent_init: Annotated[
         RecurrentInit, typer.Option(help="Initialiser of the recurrent kernel.")
     ] = DEFAULT_INIT,
+    forget_bias: Annotated[
+        float, typer.Option(help="lstm only: the forget gate's bias at init (Keras's 1.0).")
+    ] = _default("forget_bias"),
     clip_norm: Annotated[
         float | None, typer.Option(help="Clip gradients to this global norm (off if absent).")
     ] = None,
@@ -201,6 +204,7 @@ def train(
         "seq_len": seq_len,
         "scale": scale,
         "recurrent_init": recurrent_init.value,
+        "forget_bias": forget_bias,
         "clip_norm": clip_norm,
         "optimizer": optimizer.value,
         "lr": lr,

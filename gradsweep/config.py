@@ -54,6 +54,13 @@ class TrialConfig(BaseModel):
     )
     scale: float = Field(10.0, gt=0, allow_inf_nan=False, description="sum_sign input std")
     recurrent_init: RecurrentInit = "orthogonal"
+    forget_bias: float = Field(
+        1.0,
+        ge=-20,
+        le=20,
+        allow_inf_nan=False,
+        description="lstm only: the forget gate's bias at init (Keras's default 1.0)",
+    )
     clip_norm: float | None = Field(
         None, gt=0, allow_inf_nan=False, description="global-norm clipping; None = off"
     )
@@ -104,6 +111,13 @@ class TrialConfig(BaseModel):
                 "relu applies to arch rnn only"
             )
         return activation
+
+    @field_validator("forget_bias")
+    @classmethod
+    def _forget_bias_of_lstm(cls, forget_bias: float, info: ValidationInfo) -> float:
+        if forget_bias != 1.0 and info.data.get("arch") != "lstm":
+            raise ValueError("only an lstm has a forget gate; leave forget_bias at 1.0")
+        return forget_bias
 
     @field_validator("momentum")
     @classmethod

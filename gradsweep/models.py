@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from gradsweep import tasks
@@ -34,6 +35,8 @@ def build_model(cfg: TrialConfig) -> keras.Model:
     keras.utils.set_random_seed(cfg.seed)
     task = tasks.get(cfg.task)
     options = {"activation": cfg.activation} if cfg.arch == "rnn" else {}
+    if cfg.arch == "lstm" and cfg.forget_bias != 1.0:
+        options = {"unit_forget_bias": False, "bias_initializer": _forget_bias(cfg.forget_bias)}
     recurrent = ARCHS[cfg.arch](
         cfg.hidden,
         recurrent_initializer=cfg.recurrent_init,
@@ -50,6 +53,21 @@ def build_model(cfg: TrialConfig) -> keras.Model:
         ],
         name=f"{cfg.arch}_{cfg.hidden}",
     )
+
+
+def _forget_bias(value: float):
+    """An LSTM bias initialiser: 0 for the input, candidate and output gates, `value` for
+    the forget gate (Keras's gate order i, f, c, o). A large value keeps the cell state,
+    and the gradient through it, nearly whole from step to step, as the 1997 LSTM's
+    constant error carousel did before forget gates existed (Gers et al. 2000)."""
+
+    def initializer(shape, dtype=None):
+        units = shape[0] // 4
+        bias = np.zeros(shape, dtype="float32")
+        bias[units : 2 * units] = value
+        return keras.ops.convert_to_tensor(bias, dtype=dtype)
+
+    return initializer
 
 
 class Objective(NamedTuple):

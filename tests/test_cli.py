@@ -38,6 +38,7 @@ def run(capsys, *argv):
         (["--arch", "transformer"], "--arch"),
         (["--task", "parity"], "--task"),
         (["--arch", "lstm", "--activation", "relu"], "--activation"),
+        (["--arch", "gru", "--forget-bias", "5"], "--forget-bias"),
         (["--optimizer", "adam", "--momentum", "0.9"], "--momentum"),
         (["--task", "copy", "--gap", "5", "--seq-len", "30"], "--gap"),
         (["--task", "adding", "--gap", "5"], "--gap"),

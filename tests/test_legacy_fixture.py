@@ -16,6 +16,7 @@ ADDED = {
         "activation": "tanh",
         "optimizer": "adam",
         "momentum": 0.0,
+        "forget_bias": 1.0,
         "val_mse": None,
         "test_mse": None,
     },

@@ -119,6 +119,7 @@ def test_missing_file_is_a_config_error(tmp_path):
         ("le2015_adding", 48),
         ("copy_memory", 24),
         ("hs1997_recall", 45),
+        ("hs1997_forget_bias", 18),
     ],
 )
 def test_shipped_specs_validate(name, trials):
