@@ -198,6 +198,10 @@ def _select(done: pd.DataFrame, row: pd.Series, columns: list[str]) -> pd.DataFr
     return done[mask]
 
 
+# The config fields that shape a model's weights at init.
+INIT_FIELDS = ("arch", "hidden", "activation", "recurrent_init", "forget_bias")
+
+
 def _gradient_sentences(done: pd.DataFrame, x: str) -> list[str]:
     out = []
     ratio = done["signal_grad_ratio_init"].replace([np.inf, -np.inf], np.nan)
@@ -210,15 +214,20 @@ def _gradient_sentences(done: pd.DataFrame, x: str) -> list[str]:
             f"their task ({int(solved.sum())}), against {_fmt(b)} in those that did not "
             f"({int((~solved).sum())})."
         )
-    for arch, sub in done.groupby("arch"):
+    # The ratio before training depends only on the weights at init: one fit per setting
+    # that shapes them (clipping, the learning rate or the optimizer cannot matter yet).
+    shaping = [c for c in INIT_FIELDS if c == "arch" or analysis.swept(done, c)]
+    for key, sub in done.groupby(shaping, dropna=False, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
         ratios = sub[[x, "signal_grad_ratio_init"]].dropna()
         ratios = ratios[ratios["signal_grad_ratio_init"] > 0]
         if x == "gap" and ratios[x].nunique() >= 3:
             slope = np.polyfit(
                 ratios[x].astype(float), np.log10(ratios["signal_grad_ratio_init"]), 1
             )[0]
+            name = group_label(dict(zip(shaping, key, strict=True)))
             out.append(
-                f"For {_name(arch)}, the initial signal-to-last gradient ratio changed by "
+                f"For {name}, the initial signal-to-last gradient ratio changed by "
                 f"{slope * 10:+.2f} orders of magnitude per 10 steps of gap "
                 f"(least-squares fit over {len(ratios)} trials)."
             )
