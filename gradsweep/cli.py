@@ -776,8 +776,10 @@ def report(
         ),
     ] = None,
 ) -> None:
-    """Figures, the trainability frontier and findings computed from the results; with
-    --watch, rewritten while the sweep runs (the report says it is partial, and when)."""
+    """Figures, the trainability frontier and findings computed from the results of one
+    experiment, or of several together (a config in more than one counts once); with
+    --compare, a setting's values set against each other; with --watch, rewritten while the
+    sweep runs (the report says it is partial, and when)."""
     import time
 
     from gradsweep.report import write_report
