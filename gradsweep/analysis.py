@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gradsweep import tasks
 from gradsweep.config import TABLE_FIELDS
 from gradsweep.records import Summary
 
@@ -44,6 +45,29 @@ def dependency_axis(trials: pd.DataFrame) -> str:
     if "gap" in trials and trials["gap"].notna().any():
         return "gap"
     return "seq_len"
+
+
+def baseline_of(trial: pd.Series) -> tasks.Baseline | None:
+    """What a model that learned nothing scores on the task instance a trial row ran
+    (None for a task this gradsweep does not know)."""
+    task = tasks.TASK_DEFS.get(str(trial["task"]))
+    if task is None:
+        return None
+    gap = None if pd.isna(trial["gap"]) else int(trial["gap"])
+    return task.baseline(int(trial["seq_len"]), gap)
+
+
+def equals(column: pd.Series, value: Any) -> np.ndarray:
+    """Which rows of `column` hold `value`, NA matching NA (an unclipped model's clip_norm)."""
+    if pd.isna(value):
+        return column.isna().to_numpy()
+    return (column == value).fillna(False).to_numpy(dtype=bool)
+
+
+def ordered_values(column: pd.Series) -> list:
+    """A column's distinct values in order, NA first (clipping off before any clip)."""
+    values = list(column.drop_duplicates())
+    return [v for v in values if pd.isna(v)][:1] + sorted(v for v in values if not pd.isna(v))
 
 
 def swept(trials: pd.DataFrame, column: str) -> bool:
@@ -87,7 +111,7 @@ SHARES = {"train_acc", "val_acc", "best_val_acc", "test_acc", "clip_fraction", "
 _EDGE = 1e-4
 
 
-def _t_interval(values: np.ndarray) -> tuple[float, float]:
+def t_interval(values: np.ndarray) -> tuple[float, float]:
     """95% Student-t interval of the mean of `values` (NaN for fewer than two)."""
     from scipy import stats
 
@@ -122,14 +146,14 @@ def metric_interval(values: np.ndarray, metric: str) -> tuple[float, float]:
         return (np.nan, np.nan)
     if metric in SHARES and ((values >= 0) & (values <= 1)).all():
         held = np.clip(values, _EDGE, 1 - _EDGE)
-        low, high = _t_interval(np.log(held / (1 - held)))
+        low, high = t_interval(np.log(held / (1 - held)))
         low, high = 1 / (1 + np.exp(-low)), 1 / (1 + np.exp(-high))
         # The edge that held a share of exactly 0 or 1 is the range's own edge.
         return (0.0 if low <= _EDGE else float(low), 1.0 if high >= 1 - _EDGE else float(high))
     if (values > 0).all():
-        low, high = _t_interval(np.log(values))
+        low, high = t_interval(np.log(values))
         return (float(np.exp(low)), float(np.exp(high)))
-    return _t_interval(values)
+    return t_interval(values)
 
 
 def geometric_mean(values: np.ndarray) -> float:

@@ -67,23 +67,13 @@ def paired_interval(diffs: np.ndarray, bounds=(-np.inf, np.inf)) -> tuple[float,
     diffs = diffs[np.isfinite(diffs)]
     if len(diffs) == 0:
         return (np.nan, np.nan, np.nan)
-    low, high = analysis._t_interval(diffs)
+    low, high = analysis.t_interval(diffs)
     return (float(diffs.mean()), max(low, bounds[0]), min(high, bounds[1]))
 
 
 def comparable_axes(trials: pd.DataFrame) -> list[str]:
     """Swept settings other than the architecture, the dependency axis and the seed."""
     return [c for c in analysis.frontier_groups(trials) if c != "arch"]
-
-
-def _values(done: pd.DataFrame, axis: str) -> list:
-    values = list(done[axis].drop_duplicates())
-    nas = [v for v in values if pd.isna(v)]
-    return nas[:1] + sorted(v for v in values if not pd.isna(v))
-
-
-def _same(column: pd.Series, value) -> pd.Series:
-    return column.isna() if pd.isna(value) else (column == value).fillna(False)
 
 
 def compare(trials: pd.DataFrame, axis: str) -> Comparison:
@@ -97,18 +87,18 @@ def compare(trials: pd.DataFrame, axis: str) -> Comparison:
             f"dependency axis and the seed ({allowed})",
             "compare",
         )
-    values = _values(done, axis)
+    values = analysis.ordered_values(done[axis])
     reference = values[0]
     others = [c for c in analysis.frontier_groups(done) if c != axis]
     rows, frontier_rows = [], []
     for key, model in done.groupby(others, dropna=False, sort=False):
         key = key if isinstance(key, tuple) else (key,)
         setting = dict(zip(others, key, strict=True))
-        base = model[_same(model[axis], reference)]
+        base = model[analysis.equals(model[axis], reference)]
         for value in values:
-            sub = model[_same(model[axis], value)]
+            sub = model[analysis.equals(model[axis], value)]
             frontier_rows.append({**setting, axis: value, **_frontier_of(sub, x)})
-            if value is reference or sub.empty:
+            if value is reference or sub.empty:  # the reference is what the rest are set against
                 continue
             for level in sorted(set(sub[x].dropna()) | set(base[x].dropna())):
                 a = base[base[x] == level]
@@ -156,7 +146,6 @@ def _spans_zero(low: float, high: float) -> bool:
 
 
 def _findings(result: Comparison, others: list[str], x: str) -> list[str]:
-
     axis, levels, frontiers = result.axis, result.levels, result.frontiers
     out = []
     ref_label = format_value(axis, result.reference)
@@ -166,15 +155,14 @@ def _findings(result: Comparison, others: list[str], x: str) -> list[str]:
         name = group_label(setting)
         mask = pd.Series(True, index=levels.index)
         for column, value in setting.items():
-            mask &= _same(levels[column], value)
+            mask &= analysis.equals(levels[column], value)
         model_levels = levels[mask]
-        ref_front = fronts[_same(fronts[axis], result.reference)].iloc[0]
-        for _, front in fronts.iterrows():
+        is_reference = analysis.equals(fronts[axis], result.reference)
+        ref_front = fronts[is_reference].iloc[0]
+        for _, front in fronts[~is_reference].iterrows():
             value = front[axis]
-            if _same(pd.Series([value]), result.reference).iloc[0]:
-                continue
             label = format_value(axis, value)
-            rows = model_levels[_same(model_levels[axis], value)]
+            rows = model_levels[analysis.equals(model_levels[axis], value)]
             seeds = int(rows["n"].max()) if len(rows) else 0
             a, b = ref_front["frontier"], front["frontier"]
             fa = "none" if pd.isna(a) else f"{x} {int(a)}"

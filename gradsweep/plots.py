@@ -18,13 +18,15 @@ import pandas as pd
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 
-from gradsweep import tasks
 from gradsweep.analysis import (
     aggregate,
+    baseline_of,
     dependency_axis,
+    equals,
     facets,
     frontier_groups,
     model_columns,
+    ordered_values,
     walk_up,
 )
 from gradsweep.config import ARCH_NAMES, format_value, group_label
@@ -107,7 +109,7 @@ def heatmap(trials: pd.DataFrame, metric: str = "test_acc") -> Figure:
         for i, (_, model) in enumerate(models.iterrows()):
             match = np.ones(len(sub), bool)
             for column in rows:
-                match &= _same(sub[column], model[column])
+                match &= equals(sub[column], model[column])
             for _, cell in sub[match].iterrows():
                 grid[i, xs.index(cell[x])] = cell["_v"]
         image = ax.imshow(
@@ -130,12 +132,6 @@ def heatmap(trials: pd.DataFrame, metric: str = "test_acc") -> Figure:
     bar_label = label + (" (log scale)" if log else "")
     fig.colorbar(image, ax=axes[:, 0].tolist(), label=_wrap(bar_label, total - 0.4))
     return fig
-
-
-def _same(column: pd.Series, value) -> np.ndarray:
-    if pd.isna(value):
-        return column.isna().to_numpy()
-    return (column == value).fillna(False).to_numpy()
 
 
 def _norm(values: pd.Series, log: bool, metric: str):
@@ -271,7 +267,7 @@ def learning_curves(epochs: pd.DataFrame, trials: pd.DataFrame) -> Figure:
     for col, (_, model) in enumerate(models.iterrows()):
         match = np.ones(len(merged), bool)
         for column in group:
-            match &= _same(merged[column], model[column])
+            match &= equals(merged[column], model[column])
         sub = merged[match]
         for row, (metric, ylabel) in enumerate(rows):
             ax = axes[row, col]
@@ -306,12 +302,8 @@ def learning_curves(epochs: pd.DataFrame, trials: pd.DataFrame) -> Figure:
 
 def _baseline(ax, trial: pd.Series, metric: str, colour: str) -> None:
     """The task's no-learning baseline on the panel of its metric, as a dashed line."""
-    task = tasks.TASK_DEFS.get(str(trial["task"]))
-    if task is None:
-        return
-    gap = None if pd.isna(trial["gap"]) else int(trial["gap"])
-    base = task.baseline(int(trial["seq_len"]), gap)
-    if (base.metric, metric) in (("acc", "val_acc"), ("loss", "val_loss")):
+    base = baseline_of(trial)
+    if base is not None and (base.metric, metric) in (("acc", "val_acc"), ("loss", "val_loss")):
         ax.axhline(base.value, color=colour, ls="--", lw=1, alpha=0.8)
 
 
@@ -415,8 +407,7 @@ def _compare_panels(trials: pd.DataFrame, axis: str):
     others = [c for c in frontier_groups(trials) if c != axis]
     models = _sorted_models(trials, others).reset_index(drop=True)
     levels = sorted(trials[x].dropna().unique())
-    values = list(trials[axis].drop_duplicates())
-    values = [v for v in values if pd.isna(v)][:1] + sorted(v for v in values if not pd.isna(v))
+    values = ordered_values(trials[axis])
     colours = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(len(values))]
     return x, others, models, levels, values, colours
 
@@ -459,12 +450,12 @@ def _by_value(rows, trials, axis, columns, geometric: bool, labels) -> Figure:
     for i, (_, model) in enumerate(models.iterrows()):
         match = np.ones(len(merged), bool)
         for column in others:
-            match &= _same(merged[column], model[column])
+            match &= equals(merged[column], model[column])
         for j, level in enumerate(levels):
             ax = axes[i, j]
             at = merged[match & (merged[x] == level).fillna(False).to_numpy()]
             for value, colour in zip(values, colours, strict=True):
-                runs = at[_same(at[axis], value)]
+                runs = at[equals(at[axis], value)]
                 for _, run in runs.groupby("trial_id"):
                     ax.plot(run[along], run[measured], color=colour, lw=0.6, alpha=0.35)
                 if runs.empty:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gradsweep import analysis, plots, tasks
+from gradsweep import analysis, plots
 from gradsweep.analysis import axis_importance
 from gradsweep.compare import Comparison, comparable_axes
 from gradsweep.compare import compare as compare_settings
@@ -149,23 +149,20 @@ def _frontier_sentences(done: pd.DataFrame, x: str) -> list[str]:
 
 def _baseline_sentences(done: pd.DataFrame, x: str) -> list[str]:
     """Per model and level, the geometric-mean test loss with its 95% interval over seeds
-    (log-t)
-    against the task's no-learning loss (adding: always predicting 1; copy: the memoryless
-    strategy): below or above it when the interval is, else at it."""
+    (log-t) against the task's no-learning loss (adding: always predicting 1; copy: the
+    memoryless strategy): below or above it when the interval is, else at it."""
     out = []
     group = analysis.frontier_groups(done)
-    for task_name, of_task in done.groupby("task", sort=False):
-        task = tasks.TASK_DEFS.get(str(task_name))
-        if task is None or task.baseline(20, 20 if task.uses_gap else None).metric != "loss":
-            continue
+    for _, of_task in done.groupby("task", sort=False):
+        first = analysis.baseline_of(of_task.iloc[0])
+        if first is None or first.metric != "loss":
+            continue  # a chance accuracy: the frontier sentences already speak to it
         for key, model in of_task.groupby(group, dropna=False, sort=False):
             key = key if isinstance(key, tuple) else (key,)
             name = group_label(dict(zip(group, key, strict=True)))
             parts = []
             for level, trials in model.groupby(x, sort=True):
-                first = trials.iloc[0]
-                gap = None if pd.isna(first["gap"]) else int(first["gap"])
-                base = task.baseline(int(first["seq_len"]), gap)
+                base = analysis.baseline_of(trials.iloc[0])
                 losses = trials["test_loss"].astype("float64").to_numpy()
                 losses = losses[np.isfinite(losses)]
                 if len(losses) == 0:
@@ -191,10 +188,9 @@ def _baseline_sentences(done: pd.DataFrame, x: str) -> list[str]:
 
 def _select(done: pd.DataFrame, row: pd.Series, columns: list[str]) -> pd.DataFrame:
     """The trials of the model that `row` of the frontier table describes."""
-    mask = pd.Series(True, index=done.index)
+    mask = np.ones(len(done), dtype=bool)
     for column in columns:
-        value = row[column]
-        mask &= done[column].isna() if pd.isna(value) else (done[column] == value).fillna(False)
+        mask &= analysis.equals(done[column], row[column])
     return done[mask]
 
 
