@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from gradsweep import tasks
-from gradsweep.config import TABLE_FIELDS
+from gradsweep.config import RANKABLE_FIELDS, TABLE_FIELDS
 from gradsweep.records import Summary
 
 # Every numeric final metric of the trials table (the solved and diverged flags excluded):
@@ -21,23 +21,6 @@ NUMERIC_METRICS = tuple(
     for name, kind in Summary.__annotations__.items()
     if name not in ("solved", "diverged") and "bool" not in str(kind)
 )
-
-# Axes a random forest may rank (seed is noise by construction, so it is a useful yardstick).
-RANKABLE = [
-    "arch",
-    "gap",
-    "seq_len",
-    "hidden",
-    "clip_norm",
-    "lr",
-    "batch_size",
-    "recurrent_init",
-    "activation",
-    "optimizer",
-    "momentum",
-    "train_size",
-    "seed",
-]
 
 
 def dependency_axis(trials: pd.DataFrame) -> str:
@@ -318,7 +301,7 @@ def axis_importance(trials: pd.DataFrame, seed: int = 0, folds: int = 5) -> pd.D
 
     columns = ["axis", "importance", "std", "above_floor"]
     done = trials[(trials["status"] == "TERMINATED") & trials["test_acc"].notna()]
-    axes = [c for c in RANKABLE if c in done and done[c].nunique(dropna=False) > 1]
+    axes = [c for c in RANKABLE_FIELDS if c in done and done[c].nunique(dropna=False) > 1]
     if "seq_len" in axes and "gap" in axes and "seq_len" not in facets(done):
         axes.remove("seq_len")  # a function of gap here (seq_len: gap+K), not an axis of its own
     if len([a for a in axes if a != NOISE_FLOOR]) < 2 or len(done) < 8:

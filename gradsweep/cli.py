@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import math
@@ -10,7 +11,7 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import typer
 from rich import box
@@ -39,22 +40,6 @@ err = Console(stderr=True, soft_wrap=True)
 def _choices(name: str, literal: Any) -> type[StrEnum]:
     """A str Enum for Typer from the Literal that TrialConfig validates against."""
     return StrEnum(name, {value: value for value in get_args(literal)})
-
-
-def _default(name: str) -> Any:
-    return TrialConfig.model_fields[name].default
-
-
-Task = _choices("Task", TrialConfig.model_fields["task"].annotation)
-Arch = _choices("Arch", config_module.Arch)
-RecurrentInit = _choices("RecurrentInit", config_module.RecurrentInit)
-Activation = _choices("Activation", config_module.Activation)
-Optimizer = _choices("Optimizer", config_module.Optimizer)
-DEFAULT_TASK = Task(_default("task"))
-DEFAULT_ARCH = Arch(_default("arch"))
-DEFAULT_INIT = RecurrentInit(_default("recurrent_init"))
-DEFAULT_ACTIVATION = Activation(_default("activation"))
-DEFAULT_OPTIMIZER = Optimizer(_default("optimizer"))
 
 
 @app.callback()
@@ -115,115 +100,11 @@ def _epoch_table(title: str) -> Table:
     return table
 
 
-@app.command()
-def train(
-    task: Annotated[
-        Task,
-        typer.Option(
-            help="recall, sum_sign, adding (Le et al. 2015) or copy (Arjovsky et al. 2016)."
-        ),
-    ] = DEFAULT_TASK,
-    arch: Annotated[Arch, typer.Option(help="rnn = SimpleRNN, lstm or gru.")] = DEFAULT_ARCH,
-    activation: Annotated[
-        Activation,
-        typer.Option(help="rnn only: tanh, or relu (with --recurrent-init identity: IRNN)."),
-    ] = DEFAULT_ACTIVATION,
-    hidden: Annotated[
-        int | None, typer.Option(help=f"Recurrent units (default {_default('hidden')}; copy: 128).")
-    ] = None,
-    gap: Annotated[
-        int | None,
-        typer.Option(
-            help="recall: steps between the signal and the last input; copy: the blanks "
-            "between the symbols and the delimiter (T). Default 10 for both."
-        ),
-    ] = None,
-    seq_len: Annotated[
-        int | None,
-        typer.Option(help=f"Inputs per sequence (default {_default('seq_len')}; copy: gap + 20)."),
-    ] = None,
-    scale: Annotated[float, typer.Option(help="sum_sign input std.")] = _default("scale"),
-    recurrent_init: Annotated[
-        RecurrentInit, typer.Option(help="Initialiser of the recurrent kernel.")
-    ] = DEFAULT_INIT,
-    forget_bias: Annotated[
-        float, typer.Option(help="lstm only: the forget gate's bias at init (Keras's 1.0).")
-    ] = _default("forget_bias"),
-    clip_norm: Annotated[
-        float | None, typer.Option(help="Clip gradients to this global norm (off if absent).")
-    ] = None,
-    optimizer: Annotated[Optimizer, typer.Option(help="adam, sgd or rmsprop.")] = DEFAULT_OPTIMIZER,
-    lr: Annotated[
-        float | None, typer.Option(help=f"Learning rate (default {_default('lr')}; copy: 0.005).")
-    ] = None,
-    momentum: Annotated[
-        float, typer.Option(help="Momentum of sgd or rmsprop (0 for adam).")
-    ] = _default("momentum"),
-    batch_size: Annotated[int, typer.Option(help="Sequences per step.")] = _default("batch_size"),
-    train_size: Annotated[int, typer.Option(help="Training sequences per epoch.")] = _default(
-        "train_size"
-    ),
-    val_size: Annotated[int, typer.Option(help="Validation sequences.")] = _default("val_size"),
-    test_size: Annotated[int, typer.Option(help="Test sequences.")] = _default("test_size"),
-    seed: Annotated[int, typer.Option(help="Seed of data, weights and shuffling.")] = _default(
-        "seed"
-    ),
-    epochs: Annotated[
-        int | None,
-        typer.Option(
-            help=f"Epoch budget, max_epochs (default {_default('max_epochs')}; adding: 100, "
-            "copy: 200)."
-        ),
-    ] = None,
-    solve_threshold: Annotated[
-        float, typer.Option(help="Validation accuracy that counts as solved; stops early.")
-    ] = _default("solve_threshold"),
-    probe_size: Annotated[
-        int, typer.Option(help="Sequences in the fixed gradient probe batch.")
-    ] = _default("probe_size"),
-    checkpoint_every: Annotated[
-        int, typer.Option(help="Epochs between saved states (used by sweeps).")
-    ] = _default("checkpoint_every"),
-    diagnostics: Annotated[
-        bool, typer.Option(help="Measure gradient profile and spectral radius every epoch.")
-    ] = True,
-    threads: Annotated[
-        int | None, typer.Option(help="TensorFlow CPU threads (default: TensorFlow's).")
-    ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one strict JSON object instead of tables.")
-    ] = False,
-) -> None:
+def train(as_json: bool = False, **options: Any) -> None:
     """Train one monitored trial in this process (no Ray) and print what it measured."""
-    options = {
-        "task": task.value,
-        "arch": arch.value,
-        "activation": activation.value,
-        "hidden": hidden,
-        "gap": gap,
-        "seq_len": seq_len,
-        "scale": scale,
-        "recurrent_init": recurrent_init.value,
-        "forget_bias": forget_bias,
-        "clip_norm": clip_norm,
-        "optimizer": optimizer.value,
-        "lr": lr,
-        "momentum": momentum,
-        "batch_size": batch_size,
-        "train_size": train_size,
-        "val_size": val_size,
-        "test_size": test_size,
-        "seed": seed,
-        "max_epochs": epochs,
-        "solve_threshold": solve_threshold,
-        "probe_size": probe_size,
-        "checkpoint_every": checkpoint_every,
-        "diagnostics": diagnostics,
-        "threads": threads,
-    }
-    # Left out when not given, so the task's own defaults apply (copy: seq_len = gap + 20).
-    derived = ("hidden", "seq_len", "lr", "max_epochs")
-    cfg = _parse_options({k: v for k, v in options.items() if v is not None or k not in derived})
+    # Left out when not given, so the config's and the task's own defaults apply.
+    given = {k: v.value if isinstance(v, StrEnum) else v for k, v in options.items()}
+    cfg = _parse_options({k: v for k, v in given.items() if v is not None})
     _quiet_tensorflow()
     from gradsweep.train import run_trial
 
@@ -250,6 +131,56 @@ def train(
     _print_summary(result.summary())
 
 
+def _option(name: str) -> inspect.Parameter:
+    """`train`'s option for TrialConfig field `name`, from the field's type, description and
+    role: choices for a Literal, a --x/--no-x flag for a bool, the default shown unless the
+    task decides it (then None: left to the config)."""
+    field = TrialConfig.model_fields[name]
+    kind, default = field.annotation, field.default
+    if get_origin(kind) is Literal:
+        kind = _choices(name.title().replace("_", ""), kind)
+        default = kind(default)
+    elif kind is not bool:
+        kind = kind | None
+    help_text = field.description or ""
+    if config_module.ROLES[name].per_task:
+        per_task = [f"{t}: {d[name]}" for t, d in _task_defaults().items() if name in d]
+        if default is not None:
+            help_text += f" (default {'; '.join([str(default), *per_task])})"
+        default = None
+    flag = config_module.option_name(name)
+    if kind is bool:
+        flag += "/--no-" + flag.removeprefix("--")
+    option = typer.Option(flag, help=help_text)
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[kind, option], default=default
+    )
+
+
+def _task_defaults() -> dict[str, dict[str, Any]]:
+    from gradsweep import tasks
+
+    return {name: task.defaults for name, task in tasks.TASK_DEFS.items()}
+
+
+# One option per TrialConfig field, derived from its declaration (config.Role): a new field
+# reaches `train` with no edit here.
+train.__signature__ = inspect.Signature(
+    [
+        *(_option(name) for name in TrialConfig.model_fields),
+        inspect.Parameter(
+            "as_json",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=Annotated[
+                bool, typer.Option("--json", help="Print one strict JSON object instead of tables.")
+            ],
+            default=False,
+        ),
+    ]
+)
+app.command()(train)
+
+
 def _parse_options(values: dict[str, Any]) -> TrialConfig:
     """TrialConfig from `train`'s options; an error names the option, not the field. A
     trial whose memory estimate exceeds this machine's memory is refused too."""
@@ -257,7 +188,7 @@ def _parse_options(values: dict[str, Any]) -> TrialConfig:
         cfg = TrialConfig.parse(values)
     except ConfigError as exc:
         if exc.field in values:
-            option = "--epochs" if exc.field == "max_epochs" else "--" + exc.field.replace("_", "-")
+            option = config_module.option_name(exc.field)
             raise ConfigError(str(exc).replace(exc.field, option, 1), option) from None
         raise
     need, have = estimate_memory_bytes(cfg), _machine_memory()

@@ -6,7 +6,8 @@ say which task settings are well posed) and `errors`, never TensorFlow or Ray.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -38,49 +39,136 @@ DEFAULT_GAP = 10  # for the tasks whose dependency axis is gap (recall, copy)
 INT32_MAX = 2**31 - 1
 
 
+@dataclass(frozen=True)
+class Role:
+    """What a `TrialConfig` field is, beyond its type, declared once in the field itself
+    (as `Annotated` metadata); every list of fields elsewhere is derived from these.
+
+    - `section`: where a spec gives it: None for `axes`/`fixed`, else "budget" or
+      "resources" (which own it, so a spec may not sweep it).
+    - `rankable`: it can change what a trial learns, so axis importance ranks it when it
+      is swept (`seed` too: it is the noise floor); False for how a trial is measured.
+    - `shapes_init`: it shapes the weights at init, so measurements taken before training
+      (the initial signal-gradient ratio) are fitted per value of it.
+    - `bare`: its values say what they are: labels show "relu", not "activation relu".
+    - `label`: its name in labels, when not the field's name.
+    - `option`: `gradsweep train`'s option, when not `--field-name`.
+    - `off`: what None means when it is allowed ("off" for no clipping); None when a
+      spec's null is refused.
+    - `in_table`: a column of the trials table (False: how a trial ran, not what it was).
+    - `per_task`: its default depends on the task (`tasks.Task.defaults` or the gap), so
+      `train` leaves it to the config unless given.
+    """
+
+    section: Literal["budget", "resources"] | None = None
+    rankable: bool = True
+    shapes_init: bool = False
+    bare: bool = False
+    label: str | None = None
+    option: str | None = None
+    off: str | None = None
+    in_table: bool = True
+    per_task: bool = False
+
+
+# How a trial is measured or bounded rather than what it learns: never ranked.
+_MEASURE = Role(rankable=False)
+
+
 class TrialConfig(BaseModel):
-    """Everything that defines one trial. Frozen; unknown fields are rejected."""
+    """Everything that defines one trial. Frozen; unknown fields are rejected.
+
+    Each field's `Role` (its `Annotated` metadata) says how the rest of gradsweep treats
+    it; a new field is declared here, with its role and description, and nowhere else.
+    """
 
     # strict: a YAML `true` is not the integer 1, nor "3" the integer 3
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    task: Task = "recall"
-    arch: Arch = "rnn"
-    activation: Activation = Field("tanh", description="rnn only: tanh, or relu (IRNN)")
-    hidden: int = Field(32, ge=1, le=4096)
-    seq_len: int = Field(20, ge=1, le=100_000)
-    gap: int | None = Field(
-        None, ge=0, le=100_000, description=f"recall and copy; {DEFAULT_GAP} if absent"
+    task: Annotated[Task, Role()] = Field(
+        "recall",
+        description="recall, sum_sign, adding (Le et al. 2015) or copy (Arjovsky et al. 2016).",
     )
-    scale: float = Field(10.0, gt=0, allow_inf_nan=False, description="sum_sign input std")
-    recurrent_init: RecurrentInit = "orthogonal"
-    forget_bias: float = Field(
+    arch: Annotated[Arch, Role(shapes_init=True)] = Field(
+        "rnn", description="rnn = SimpleRNN, lstm or gru."
+    )
+    activation: Annotated[Activation, Role(shapes_init=True, bare=True)] = Field(
+        "tanh", description="rnn only: tanh, or relu (with recurrent_init identity: IRNN)."
+    )
+    hidden: Annotated[int, Role(shapes_init=True, per_task=True)] = Field(
+        32, ge=1, le=4096, description="Recurrent units."
+    )
+    seq_len: Annotated[int, Role(per_task=True)] = Field(
+        20, ge=1, le=100_000, description="Inputs per sequence (copy: gap + 20)."
+    )
+    gap: Annotated[int | None, Role(per_task=True)] = Field(
+        None,
+        ge=0,
+        le=100_000,
+        description="recall: steps between the signal and the last input; copy: the blanks "
+        f"between the symbols and the delimiter (T); {DEFAULT_GAP} for both when absent; "
+        "none for sum_sign and adding.",
+    )
+    scale: Annotated[float, Role()] = Field(
+        10.0, gt=0, allow_inf_nan=False, description="sum_sign input std."
+    )
+    recurrent_init: Annotated[RecurrentInit, Role(shapes_init=True, label="init")] = Field(
+        "orthogonal", description="Initialiser of the recurrent kernel."
+    )
+    forget_bias: Annotated[float, Role(shapes_init=True)] = Field(
         1.0,
         ge=-20,
         le=20,
         allow_inf_nan=False,
-        description="lstm only: the forget gate's bias at init (Keras's default 1.0)",
+        description="lstm only: the forget gate's bias at init (Keras's default 1.0).",
     )
-    clip_norm: float | None = Field(
-        None, gt=0, allow_inf_nan=False, description="global-norm clipping; None = off"
+    clip_norm: Annotated[float | None, Role(off="off")] = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Clip gradients to this global norm; null/absent = off.",
     )
-    optimizer: Optimizer = "adam"
-    lr: float = Field(1e-3, gt=0, allow_inf_nan=False)
-    momentum: float = Field(
-        0.0, ge=0, lt=1, allow_inf_nan=False, description="sgd and rmsprop; 0 for adam"
+    optimizer: Annotated[Optimizer, Role(bare=True)] = Field(
+        "adam", description="adam, sgd or rmsprop."
     )
-    batch_size: int = Field(64, ge=1, le=INT32_MAX)
-    train_size: int = Field(4096, ge=1, le=INT32_MAX)
-    val_size: int = Field(1024, ge=1, le=INT32_MAX)
-    test_size: int = Field(2048, ge=1, le=INT32_MAX)
-    seed: int = Field(0, ge=0, lt=2**32)
-    max_epochs: int = Field(20, ge=1, le=1_000_000)
-    solve_threshold: float = Field(0.99, gt=0.5, le=1.0)
-    probe_size: int = Field(256, ge=1, le=INT32_MAX)
-    checkpoint_every: int = Field(1, ge=1, le=1_000_000)
-    diagnostics: bool = True
-    threads: int | None = Field(
-        None, ge=1, le=1024, description="TensorFlow CPU threads; None = TF's"
+    lr: Annotated[float, Role(per_task=True)] = Field(
+        1e-3, gt=0, allow_inf_nan=False, description="Learning rate."
+    )
+    momentum: Annotated[float, Role()] = Field(
+        0.0, ge=0, lt=1, allow_inf_nan=False, description="Momentum of sgd or rmsprop (0 for adam)."
+    )
+    batch_size: Annotated[int, Role()] = Field(
+        64, ge=1, le=INT32_MAX, description="Sequences per step."
+    )
+    train_size: Annotated[int, Role()] = Field(
+        4096, ge=1, le=INT32_MAX, description="Training sequences per epoch."
+    )
+    val_size: Annotated[int, _MEASURE] = Field(
+        1024, ge=1, le=INT32_MAX, description="Validation sequences."
+    )
+    test_size: Annotated[int, _MEASURE] = Field(
+        2048, ge=1, le=INT32_MAX, description="Test sequences."
+    )
+    seed: Annotated[int, Role()] = Field(
+        0, ge=0, lt=2**32, description="Seed of data, weights and shuffling."
+    )
+    max_epochs: Annotated[
+        int, Role(section="budget", rankable=False, option="--epochs", per_task=True)
+    ] = Field(20, ge=1, le=1_000_000, description="Epoch budget.")
+    solve_threshold: Annotated[float, Role(section="budget", rankable=False)] = Field(
+        0.99, gt=0.5, le=1.0, description="Validation accuracy that counts as solved; stops early."
+    )
+    probe_size: Annotated[int, _MEASURE] = Field(
+        256, ge=1, le=INT32_MAX, description="Sequences in the fixed gradient probe batch."
+    )
+    checkpoint_every: Annotated[int, _MEASURE] = Field(
+        1, ge=1, le=1_000_000, description="Epochs between saved states (used by sweeps)."
+    )
+    diagnostics: Annotated[bool, _MEASURE] = Field(
+        True, description="Measure gradient profile and spectral radius every epoch."
+    )
+    threads: Annotated[int | None, Role(section="resources", rankable=False, in_table=False)] = (
+        Field(None, ge=1, le=1024, description="TensorFlow CPU threads; absent = TensorFlow's.")
     )
 
     @model_validator(mode="before")
@@ -160,10 +248,34 @@ class TrialConfig(BaseModel):
         return tasks.signal_position(self.seq_len, self.gap) if self.task == "recall" else 0
 
 
+def role(field: str) -> Role:
+    """The `Role` that TrialConfig field `field` declares. KeyError for an unknown field."""
+    return next(m for m in TrialConfig.model_fields[field].metadata if isinstance(m, Role))
+
+
+ROLES = {name: role(name) for name in TrialConfig.model_fields}
+# The config fields a results table shows: `threads` is how a trial ran, not what it was.
+TABLE_FIELDS = tuple(name for name, r in ROLES.items() if r.in_table)
+# Fields a spec may sweep or fix (the budget and resources sections own the others).
+SPEC_FIELDS = tuple(name for name, r in ROLES.items() if r.section is None)
+# Axes a random forest may rank (seed is noise by construction: a useful yardstick).
+RANKABLE_FIELDS = tuple(name for name, r in ROLES.items() if r.rankable)
+# The fields that shape a model's weights at init.
+INIT_FIELDS = tuple(name for name, r in ROLES.items() if r.shapes_init)
+# The fields where null means something (clipping off); everywhere else a spec's null is refused.
+NULL_MEANS_OFF = tuple(name for name, r in ROLES.items() if r.off is not None)
+
+
+def option_name(field: str) -> str:
+    """`gradsweep train`'s option for `field`: '--seq-len', '--epochs' for max_epochs."""
+    return ROLES[field].option or "--" + field.replace("_", "-")
+
+
 def format_value(field: str, value: Any) -> str:
     """A config value as a spec writes it: 'off' for no clipping, a float as 1.0, not 1."""
     if value is None or str(value) in ("nan", "<NA>"):  # None, NaN or pandas' NA
-        return "off" if field == "clip_norm" else "none"
+        known = ROLES.get(field)
+        return known.off if known is not None and known.off else "none"
     return repr(float(value)) if isinstance(value, float) else str(value)
 
 
@@ -188,20 +300,12 @@ def group_label(values: dict) -> str:
     return " · ".join([label, *rest])
 
 
-# Settings whose value says what it is, shown without the field's name.
-_BARE = ("activation", "optimizer")
-
-
 def _setting(key: str, value) -> str:
     """One setting of a label: 'relu', 'sgd', 'init identity', 'lr 0.01'."""
-    if key in _BARE:
+    known = ROLES.get(key, Role())
+    if known.bare:
         return str(value)
-    name = "init" if key == "recurrent_init" else key
-    return f"{name} {format_value(key, value)}"
-
-
-# The config fields a results table shows: `threads` is how a trial ran, not what it was.
-TABLE_FIELDS = tuple(name for name in TrialConfig.model_fields if name != "threads")
+    return f"{known.label or key} {format_value(key, value)}"
 
 
 # Gate blocks per recurrent cell: SimpleRNN 1, LSTM 4 (i, f, c, o), GRU 3 (z, r, h).

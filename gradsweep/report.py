@@ -20,7 +20,7 @@ from gradsweep import analysis, plots
 from gradsweep.analysis import axis_importance
 from gradsweep.compare import Comparison, comparable_axes
 from gradsweep.compare import compare as compare_settings
-from gradsweep.config import format_value, group_label, model_label
+from gradsweep.config import INIT_FIELDS, format_value, group_label, model_label
 from gradsweep.results import ResultSet
 
 
@@ -192,10 +192,6 @@ def _select(done: pd.DataFrame, row: pd.Series, columns: list[str]) -> pd.DataFr
     for column in columns:
         mask &= analysis.equals(done[column], row[column])
     return done[mask]
-
-
-# The config fields that shape a model's weights at init.
-INIT_FIELDS = ("arch", "hidden", "activation", "recurrent_init", "forget_bias")
 
 
 def _gradient_sentences(done: pd.DataFrame, x: str) -> list[str]:

@@ -26,18 +26,23 @@ from pydantic import (
 )
 
 from gradsweep import tasks
-from gradsweep.config import Task, TrialConfig, estimate_memory_bytes
+from gradsweep.config import (
+    NULL_MEANS_OFF,
+    ROLES,
+    SPEC_FIELDS,
+    Task,
+    TrialConfig,
+    estimate_memory_bytes,
+)
 from gradsweep.errors import ConfigError, from_validation_error
 from gradsweep.frontier_search import FrontierSearch
 
 # Tasks whose dependency axis is `gap`; the others' is `seq_len`.
 DEPENDENCY_GAP_TASKS = tuple(name for name, task in tasks.TASK_DEFS.items() if task.uses_gap)
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"
-# Fields a spec may not sweep or fix: the budget has its own section, threads follow resources.
-NOT_SPEC_FIELDS = {"max_epochs", "solve_threshold", "threads"}
-# The only fields where null means something (clipping off); everywhere else it is refused.
-NULL_MEANS_OFF = ("clip_norm",)
-SPEC_FIELDS = [f for f in TrialConfig.model_fields if f not in NOT_SPEC_FIELDS]
+# Fields a spec may not sweep or fix, and the section that owns each (the budget's, or
+# resources', which set threads).
+NOT_SPEC_FIELDS = {name: r.section for name, r in ROLES.items() if r.section is not None}
 # An axis whose values are partial configs, for models that are combinations of fields
 # (Le et al.'s IRNN is arch rnn + activation relu + recurrent_init identity), so that a grid
 # need not cross fields that only make sense together.
@@ -276,8 +281,7 @@ def _model_keys(models: list[dict[str, Any]]) -> list[str]:
 
 def _check_field_name(key: Any, section: str) -> None:
     if key in NOT_SPEC_FIELDS:
-        home = "resources" if key == "threads" else "budget"
-        raise ValueError(f"{key} belongs in {home}, not {section}")
+        raise ValueError(f"{key} belongs in {NOT_SPEC_FIELDS[key]}, not {section}")
     if key not in SPEC_FIELDS:
         raise ValueError(f"unknown field {key!r}; allowed: {', '.join(SPEC_FIELDS)}")
 

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from gradsweep import TrialConfig
 from gradsweep.cli import main
 
 TINY = [
@@ -117,15 +118,7 @@ def test_help_lists_every_trial_option(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")  # rich shortens long option names on narrow screens
     code, out, _ = run(capsys, "train", "--help")
     assert code == 0
-    for option in (
-        "--seq-len",
-        "--clip-norm",
-        "--train-size",
-        "--recurrent-init",
-        "--epochs",
-        "--probe-size",
-        "--checkpoint-every",
-        "--threads",
-        "--json",
-    ):
+    from gradsweep.config import option_name
+
+    for option in [*(option_name(f) for f in TrialConfig.model_fields), "--json"]:
         assert option in out

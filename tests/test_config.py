@@ -38,3 +38,83 @@ def test_a_copy_gap_of_the_wrong_type_is_a_one_line_error_not_a_crash(gap):
         return
     with pytest.raises(ConfigError, match=r"^gap: .* is not allowed"):
         TrialConfig.parse({"task": "copy", "gap": gap})
+
+
+def test_every_field_declares_one_role():
+    from gradsweep.config import Role
+
+    for name, field in TrialConfig.model_fields.items():
+        roles = [m for m in field.metadata if isinstance(m, Role)]
+        assert len(roles) == 1, name
+        assert field.description, f"{name} has no description (it is train's --help text)"
+
+
+def test_the_derived_field_lists_follow_the_roles():
+    from gradsweep import config, spec
+
+    assert "forget_bias" in config.RANKABLE_FIELDS  # its omission once hid it from importance
+    assert set(config.INIT_FIELDS) == {
+        "arch", "activation", "hidden", "recurrent_init", "forget_bias"
+    }  # fmt: skip
+    assert spec.NOT_SPEC_FIELDS == {
+        "max_epochs": "budget", "solve_threshold": "budget", "threads": "resources"
+    }  # fmt: skip
+    assert config.NULL_MEANS_OFF == ("clip_norm",)
+    assert "threads" not in config.TABLE_FIELDS
+    assert config.option_name("max_epochs") == "--epochs"
+    assert config.option_name("seq_len") == "--seq-len"
+
+
+# A field added to config.py and nowhere else, checked from a scratch copy of the package.
+_SCRATCH_CHECK = """
+import contextlib
+import io
+
+import pandas as pd
+from typer.testing import CliRunner
+from gradsweep.analysis import axis_importance
+from gradsweep.cli import app, main
+from gradsweep.config import group_label
+from gradsweep.results import CONFIG_FIELDS, config_frame
+from gradsweep.spec import SweepSpec
+
+runner = CliRunner()
+help_text = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"}).output
+assert "--knob" in help_text and "A dummy knob" in help_text, help_text
+stderr = io.StringIO()
+with contextlib.redirect_stderr(stderr):
+    assert main(["train", "--knob", "-1"]) == 2
+assert stderr.getvalue().startswith("error: --knob: -1.0 is not allowed"), stderr.getvalue()
+assert "knob" in CONFIG_FIELDS
+assert list(config_frame([{"knob": 0.25}])["knob"]) == [0.25]
+assert group_label({"arch": "rnn", "knob": 0.5}) == "SimpleRNN · knob 0.5"
+spec = SweepSpec.from_text("name: s\\naxes: {knob: [0.1, 0.9], gap: [2, 4]}")
+assert sorted({t.knob for t in spec.expand().trials}) == [0.1, 0.9]
+rows = [
+    {"status": "TERMINATED", "knob": k, "gap": g, "seed": s, "test_acc": 0.5 + 0.4 * (k > 0.5)}
+    for k in (0.1, 0.9) for g in (2, 4) for s in range(4)
+]
+assert "knob" in set(axis_importance(pd.DataFrame(rows))["axis"])
+"""
+
+
+def test_a_field_declared_only_in_config_reaches_train_tables_importance_and_labels(tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import gradsweep
+
+    shutil.copytree(Path(gradsweep.__file__).parent, tmp_path / "gradsweep")
+    config = tmp_path / "gradsweep" / "config.py"
+    anchor = "    seed: Annotated[int, Role()]"
+    knob = '    knob: Annotated[float, Role()] = Field(0.5, ge=0, description="A dummy knob.")\n'
+    assert anchor in config.read_text()
+    config.write_text(config.read_text().replace(anchor, knob + anchor, 1))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", _SCRATCH_CHECK], cwd=tmp_path, env=env, capture_output=True
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
