@@ -4,10 +4,12 @@
   index `seq_len - gap - 1` (the notebook's long-dependency task).
 - `sum_sign`: inputs drawn from N(0, scale^2); the label is whether their sum is positive
   (the notebook's "exploding gradient task", named for what it is).
-- `adding`: the adding problem as Le, Jaitly & Hinton 2015 (arXiv 1504.00941, Section 4.1)
-  pose it, after Hochreiter & Schmidhuber 1997 (Experiment 4): two channels per step, a
+- `adding`: the adding problem of Hochreiter & Schmidhuber 1997 (Experiment 4) in the
+  layout of Arjovsky, Shah & Bengio 2016 (Section 4.2; their code draws one marker in each
+  half), as reimplementations of Le, Jaitly & Hinton 2015 use it: two channels per step, a
   value in U[0, 1] and a marker that is 1 at two positions, one in each half of the
-  sequence; the target is the sum of the two marked values; squared error. A sequence
+  sequence (H&S put both in the first half, values in [-1, 1]); the target is the sum of
+  the two marked values; squared error. A sequence
   counts as correct when its absolute error is below 0.08: H&S's criterion (0.04 on the
   target 0.5 + (X1 + X2) / 4 with X in [-1, 1]) is stated on half this sum.
 - `copy`: the copying-memory task of Arjovsky, Shah & Bengio 2016 (arXiv 1511.06464,
