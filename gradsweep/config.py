@@ -26,7 +26,8 @@ Task = Literal["recall", "sum_sign", "adding", "copy"]
 Arch = Literal["rnn", "lstm", "gru"]
 # SimpleRNN's activation: relu with `recurrent_init: identity` is the IRNN of Le et al. 2015.
 Activation = Literal["tanh", "relu"]
-# Le et al. 2015 (Section 4) and Hochreiter & Schmidhuber 1997 did not train with Adam.
+# Le et al. 2015 (SGD, by secondary accounts) and Hochreiter & Schmidhuber 1997 did not train
+# with Adam; Arjovsky et al. 2016 used RMSProp.
 Optimizer = Literal["adam", "sgd", "rmsprop"]
 # Recurrent initialisers worth comparing: the vanishing-gradient results depend on them
 # (Pascanu et al. 2013; Le et al. 2015 use the identity for ReLU RNNs).
@@ -87,7 +88,8 @@ class TrialConfig(BaseModel):
 
     task: Annotated[Task, Role()] = Field(
         "recall",
-        description="recall, sum_sign, adding (Le et al. 2015) or copy (Arjovsky et al. 2016).",
+        description="recall, sum_sign, adding (H&S 1997; Arjovsky et al. 2016) or copy "
+        "(Arjovsky et al. 2016).",
     )
     arch: Annotated[Arch, Role(shapes_init=True)] = Field(
         "rnn", description="rnn = SimpleRNN, lstm or gru."
