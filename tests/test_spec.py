@@ -77,7 +77,7 @@ def test_hostile_seq_len_expressions_are_refused(expr):
         (BASE.replace("fixed: {hidden: 8}", "fixed: {max_epochs: 3}"), "belongs in budget"),
         (BASE.replace("fixed: {hidden: 8}", "fixed: {gap: 3}"), "fixed.gap: is also an axis"),
         (BASE + "budget: {max_epochs: 0}\n", "budget.max_epochs: 0"),
-        (BASE.replace("[2, 4]", "[2, 2]"), "lists a value twice"),
+        (BASE.replace("[2, 4]", "[2, 2]"), r"axes.gap: 2 \(item 1\) and 2 \(item 2\) give the same"),
         (BASE + "task: sum_sign\n", "task: given twice"),
         ("- a\n- b\n", "must be a YAML mapping"),
         ("name: [unclosed\n", "not valid YAML at line"),
