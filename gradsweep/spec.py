@@ -7,6 +7,7 @@ allowed. Nothing here imports TensorFlow or Ray.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from pathlib import Path
@@ -222,6 +223,13 @@ class Grid(BaseModel):
     skipped: list[dict[str, Any]]
 
 
+@functools.cache
+def _adapter(key: str) -> TypeAdapter:
+    """A validator of one TrialConfig field on its own (built once: it takes milliseconds)."""
+    field = TrialConfig.model_fields[key]
+    return TypeAdapter(Annotated[field.annotation, field])
+
+
 def _check_values(spec: SweepSpec) -> None:
     """Each axis and fixed value against its TrialConfig field, named by its spec path."""
     models = spec.axes.get(MODELS_AXIS, [])
@@ -231,8 +239,7 @@ def _check_values(spec: SweepSpec) -> None:
         for key, value in values.items():
             if section == "axes" and (isinstance(value, str) or key == MODELS_AXIS):
                 continue
-            field = TrialConfig.model_fields[key]
-            adapter = TypeAdapter(Annotated[field.annotation, field])
+            adapter = _adapter(key)
             for item in value if section == "axes" else [value]:
                 if item is None and key not in NULL_MEANS_OFF:
                     raise ConfigError(

@@ -82,7 +82,9 @@ def load_yaml(raw: bytes | str, source: str = "spec") -> Any:
             "spec",
         )
     # A fresh reader each time: ruamel's reader keeps the YAML version of the last document
-    # it read (after a `%YAML 1.1` document, `08` came back as the text '08').
+    # it read (after a `%YAML 1.1` document, `08` came back as the text '08'). Its pure
+    # Python parser, not the C one (libyaml, 4x faster here): libyaml parses YAML 1.1's
+    # syntax, which refuses `{lr: 1:30}` where YAML 1.2 reads the text '1:30'.
     reader = YAML(typ="safe", pure=True)
     reader.Constructor = _SpecConstructor
     try:
