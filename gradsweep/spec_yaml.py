@@ -132,7 +132,7 @@ def explain(value: Any, error_type: str = "", null_means_off: bool = False) -> s
         if _SEXAGESIMAL.fullmatch(value):
             return f" (YAML 1.2 reads {value} as text: it has no base-60 numbers)"
         if _is_number(value):
-            return f" (read as text, not a number: write it unquoted, as {_number(value)!r})"
+            return f" (read as text, not as a number: write it as {_number(value)!r})"
     if isinstance(value, float) and error_type.startswith("int") and value.is_integer():
         return f" (a number with a dot or an exponent is a float: write {int(value)})"
     return ""
