@@ -61,24 +61,24 @@ def check_axis(axis: str, axes: dict[str, Any], model_keys: list[str]) -> None:
     def refuse(why: str) -> ConfigError:
         return ConfigError(f"search.axis: {axis!r} is not allowed: {why}", "search.axis")
 
-    swept = ", ".join(k for k in axes if k in NUMERIC_FIELDS and k != "seed") or "none"
+    usable = ", ".join(k for k, v in axes.items() if k != "seed" and _levels(k, v)) or "none"
     if axis == "seed":
-        raise refuse("seeds repeat a level, they are not levels; search over " + swept)
+        raise refuse(f"seeds repeat a level, they are not levels; this spec can search: {usable}")
     if axis not in NUMERIC_FIELDS:
         raise refuse(
             "a frontier walks up a numeric axis where larger is harder (gap, seq_len); "
-            f"numeric axes of this spec: {swept}"
+            f"this spec can search: {usable}"
         )
     if axis in model_keys:
         raise refuse("it is set inside models; give its levels as an axis of their own")
     if axis not in axes:
-        raise refuse(f"it must be a swept axis (numeric axes of this spec: {swept})")
+        raise refuse(f"it must be a swept axis; this spec can search: {usable}")
     values = axes[axis]
     if isinstance(values, str):
         raise ConfigError(
             f"search.axis: {axis} is an expression of gap here; search over gap", "search.axis"
         )
-    odd = [v for v in values if isinstance(v, bool) or not isinstance(v, int | float)]
+    odd = [v for v in values if not _number(v)]
     if odd:
         shown = "null" if odd[0] is None else repr(odd[0])
         raise ConfigError(
@@ -92,3 +92,17 @@ def check_axis(axis: str, axes: dict[str, Any], model_keys: list[str]) -> None:
             "two levels",
             "search.axis",
         )
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _levels(axis: str, values: Any) -> bool:
+    """Whether an axis could be a frontier's: numeric, two or more levels, all numbers."""
+    return (
+        axis in NUMERIC_FIELDS
+        and isinstance(values, list)
+        and len(values) >= 2
+        and all(map(_number, values))
+    )

@@ -317,7 +317,7 @@ def test_distinct_values_that_look_alike_are_kept():
         ("hidden: [4, 8]", "axis: seed", r"'seed' is not allowed: seeds repeat a level"),
         ("models: [{hidden: 4}, {hidden: 8}]", "axis: hidden", "it is set inside models"),
         ("hidden: [4, 8]", "axis: lr", r"'lr' is not allowed: it must be a swept axis"),
-        ("hidden: [4, 8]", "axis: colour", r"'colour' is not allowed: .*numeric axes .*hidden"),
+        ("hidden: [4, 8]", "axis: colour", r"'colour' is not allowed: .*can search: hidden, gap$"),
         ("hidden: [4, 8]", "axis: seq_len", "expression of gap"),
     ],
 )
