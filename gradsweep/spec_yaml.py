@@ -107,7 +107,9 @@ def _check_plain(data: Any, source: str) -> None:
     while stack:
         node, above = stack.pop()
         if not isinstance(node, _PLAIN_TYPES):
-            raise ConfigError(f"spec: {source} holds a {type(node).__name__}; plain data only")
+            raise ConfigError(
+                f"spec: {source} holds a {type(node).__name__}; plain data only", "spec"
+            )
         if not isinstance(node, dict | list):
             continue
         if id(node) in above:
