@@ -12,6 +12,7 @@ import pandas as pd
 
 from gradsweep import tasks
 from gradsweep.config import RANKABLE_FIELDS, TABLE_FIELDS
+from gradsweep.frontier_search import default_majority
 from gradsweep.records import Summary
 
 # Every numeric final metric of the trials table (the solved and diverged flags excluded):
@@ -24,7 +25,13 @@ NUMERIC_METRICS = tuple(
 
 
 def dependency_axis(trials: pd.DataFrame) -> str:
-    """`gap` for recall sweeps, `seq_len` when there is no gap (sum_sign)."""
+    """The trials' tasks' dependency axis (`tasks.dependency_axis`: `gap` for recall and
+    copy, `seq_len` for sum_sign and adding). Where the tasks disagree or are unknown:
+    `gap` when some trial has one, else `seq_len`."""
+    names = set(trials["task"].dropna()) if "task" in trials else set()
+    axes = {tasks.TASK_DEFS[n].dependency_axis for n in names if n in tasks.TASK_DEFS}
+    if len(axes) == 1 and names <= set(tasks.TASK_DEFS):
+        return axes.pop()
     if "gap" in trials and trials["gap"].notna().any():
         return "gap"
     return "seq_len"
@@ -216,8 +223,8 @@ def frontier_groups(trials: pd.DataFrame) -> list[str]:
 
 
 def majority_of(seeds: int) -> int:
-    """The default majority: more than half of the seeds."""
-    return seeds // 2 + 1
+    """The default majority: more than half of the seeds (`frontier_search.default_majority`)."""
+    return default_majority(seeds)
 
 
 def walk_up(levels: pd.DataFrame, x: str, majority: int | None = None) -> tuple[int | None, bool]:

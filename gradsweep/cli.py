@@ -687,7 +687,7 @@ def report(
         typer.Option(
             "--out",
             help="Directory for the report (default: NAME/report; ./reports/NAME for a URI, "
-            "./reports/A+B for several).",
+            "./reports/A+B for several, shortened with a hash past 255 bytes).",
         ),
     ] = None,
     compare: Annotated[
@@ -713,17 +713,13 @@ def report(
     sweep runs (the report says it is partial, and when)."""
     import time
 
-    from gradsweep.report import write_report
+    from gradsweep.report import report_directory, write_report
     from gradsweep.results import load_results
 
     sources = names if len(names) > 1 else names[0]
     loaded = load_results(sources, _storage(storage))
-    target = out_dir or Path(loaded.path) / "report"
-    if out_dir is None and loaded.experiments:  # several: a report of their own, here
-        target = Path("reports") / "+".join(loaded.experiments)
-        target.parent.mkdir(exist_ok=True)
-    elif out_dir is None and "://" in loaded.path:  # a remote experiment's report: here
-        target = Path("reports") / Path(loaded.path).name
+    target = out_dir or report_directory(loaded)
+    if out_dir is None and target.parent == Path("reports"):  # several, or remote: here
         target.parent.mkdir(exist_ok=True)
     if target.exists() and not target.is_dir():
         raise ConfigError(f"--out: {str(target)!r} is not a directory", "--out")
@@ -758,17 +754,27 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, typer.Abort):
         err.print("interrupted", markup=False)
         return 130
+    except OSError as exc:  # on a path given, or derived from names given: bad input
+        if exc.filename is None or os.environ.get("GRADSWEEP_DEBUG"):
+            return _unexpected(exc)
+        reason = exc.strerror or type(exc).__name__
+        err.print(f"error: {str(exc.filename)!r}: {reason}", markup=False, highlight=False)
+        return 2
     except Exception as exc:  # not bad input: a bug or an environment problem
-        if os.environ.get("GRADSWEEP_DEBUG"):
-            raise
-        err.print(
-            f"error: unexpected {type(exc).__name__}: {exc} (GRADSWEEP_DEBUG=1 shows the "
-            "traceback)",
-            markup=False,
-            highlight=False,
-        )
-        return 1
+        return _unexpected(exc)
     return code if isinstance(code, int) else 0
+
+
+def _unexpected(exc: Exception) -> int:
+    """A bug or an environment problem: one line and exit 1 (the traceback on request)."""
+    if os.environ.get("GRADSWEEP_DEBUG"):
+        raise exc
+    err.print(
+        f"error: unexpected {type(exc).__name__}: {exc} (GRADSWEEP_DEBUG=1 shows the traceback)",
+        markup=False,
+        highlight=False,
+    )
+    return 1
 
 
 if __name__ == "__main__":

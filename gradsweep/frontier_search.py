@@ -22,6 +22,11 @@ from typing import Any
 FINISHED = "FINISHED"
 
 
+def default_majority(seeds: int) -> int:
+    """Seeds that must solve a level when a search does not say: more than half of them."""
+    return seeds // 2 + 1
+
+
 def config_key(config: dict[str, Any]) -> str:
     """A config's identity: the same for the same values, whatever their order."""
     return json.dumps(config, sort_keys=True)

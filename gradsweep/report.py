@@ -7,6 +7,7 @@ pre-written. With too little data a finding says so instead of concluding.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import os
 import time
@@ -22,6 +23,32 @@ from gradsweep.compare import Comparison, comparable_axes
 from gradsweep.compare import compare as compare_settings
 from gradsweep.config import INIT_FIELDS, format_value, group_label, model_label
 from gradsweep.results import ResultSet
+
+# The longest file-name component that ext4, XFS, APFS and NTFS take, in bytes.
+NAME_MAX = 255
+
+
+def fit_name(name: str, limit: int = NAME_MAX) -> str:
+    """`name` where it fits one path component of `limit` bytes; else its longest prefix
+    (whole UTF-8 characters) that leaves room for '-' and 12 hex digits of the name's
+    SHA-256, so the same names always give the same directory and different names
+    different ones."""
+    raw = name.encode()
+    if len(raw) <= limit:
+        return name
+    digest = hashlib.sha256(raw).hexdigest()[:12]
+    return raw[: limit - len(digest) - 1].decode(errors="ignore") + "-" + digest
+
+
+def report_directory(results: ResultSet) -> Path:
+    """Where a report goes unless told: `NAME/report` next to a local experiment's trials;
+    `./reports/NAME` for a remote one; `./reports/A+B` for several (shortened by
+    `fit_name` when the joined names are longer than a file name may be)."""
+    if results.experiments:
+        return Path("reports") / fit_name("+".join(results.experiments))
+    if "://" in results.path:
+        return Path("reports") / fit_name(Path(results.path.rstrip("/")).name)
+    return Path(results.path) / "report"
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Sweep specs: YAML (data only) into a frozen, validated model, and the grid it expands to.
+"""Sweep specs: YAML 1.2 (data only, read by `spec_yaml`) into a frozen, validated model,
+and the grid it expands to; no two of its points may be the same trial config.
 
 Every error is a `ConfigError` of one line naming the field path, the bad value and what is
 allowed. Nothing here imports TensorFlow or Ray.
@@ -6,13 +7,12 @@ allowed. Nothing here imports TensorFlow or Ray.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -35,10 +35,10 @@ from gradsweep.config import (
     estimate_memory_bytes,
 )
 from gradsweep.errors import ConfigError, from_validation_error
-from gradsweep.frontier_search import FrontierSearch
+from gradsweep.frontier_search import default_majority
+from gradsweep.search_plan import FrontierPlan, Search, check_axis
+from gradsweep.spec_yaml import explain, load_yaml
 
-# Tasks whose dependency axis is `gap`; the others' is `seq_len`.
-DEPENDENCY_GAP_TASKS = tuple(name for name, task in tasks.TASK_DEFS.items() if task.uses_gap)
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"
 # Fields a spec may not sweep or fix, and the section that owns each (the budget's, or
 # resources', which set threads).
@@ -83,34 +83,6 @@ class Resources(BaseModel):
     gpus_per_trial: float = Field(0.0, ge=0, le=64, allow_inf_nan=False)
 
 
-class Search(BaseModel):
-    """How the grid is explored: every point (`grid`), or each model's frontier (`frontier`)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    method: Literal["grid", "frontier"] = "grid"
-    axis: StrictStr | None = None  # default: the task's dependency axis
-    majority: StrictInt | None = Field(None, ge=1)  # default: more than half of the seeds
-    lookahead: StrictInt = Field(0, ge=0, le=100)
-    verify: StrictBool = False
-
-
-@dataclass(frozen=True)
-class FrontierPlan:
-    """A checked frontier search: the axis it walks and what makes a model."""
-
-    axis: str
-    model_fields: list[str]
-    majority: int
-    lookahead: int
-    verify: bool
-
-    def search(self, configs: list[dict[str, Any]]) -> FrontierSearch:
-        """A fresh search over `configs` (the grid's trial configs)."""
-        return FrontierSearch(
-            configs, self.axis, self.model_fields, self.majority, self.lookahead, self.verify
-        )
-
-
 AxisValues = Annotated[list[Any], Field(min_length=1)]
 
 
@@ -140,8 +112,6 @@ class SweepSpec(BaseModel):
             _check_field_name(key, "axes")
             if isinstance(values, str) and key != "seq_len":
                 raise ValueError(f"axis {key} must be a list of values")
-            if isinstance(values, list) and len(set(map(repr, values))) != len(values):
-                raise ValueError(f"axis {key} lists a value twice")
         return axes
 
     @field_validator("fixed")
@@ -163,14 +133,15 @@ class SweepSpec(BaseModel):
 
     @classmethod
     def from_text(cls, raw: bytes | str, source: str = "spec") -> SweepSpec:
-        """Validate a spec given as YAML text."""
+        """Validate a spec given as YAML 1.2 (or JSON) text: the one spec reader, which
+        `from_yaml`, `validate` and `launch` use."""
         data = load_yaml(raw, source)
         if not isinstance(data, dict):
             raise ConfigError(f"spec: {source} must be a YAML mapping of fields", "spec")
         try:
             spec = cls(**{str(k): v for k, v in data.items()})
         except ValidationError as err:
-            raise from_validation_error(err) from None
+            raise refusal(err) from None
         spec.expand()  # every grid point is checked before anything runs
         spec.frontier_plan()  # and the search settings
         return spec
@@ -184,29 +155,10 @@ class SweepSpec(BaseModel):
         search = self.search
         if search.method == "grid":
             return None
-        task = self.task or (self.fixed.get("task") or "recall")
-        default = "gap" if task in DEPENDENCY_GAP_TASKS and "task" not in self.axes else "seq_len"
-        axis = search.axis or default
-        if axis == "seed" or axis not in self.axes:
-            swept = ", ".join(k for k in self.axes if k != "seed")
-            raise ConfigError(
-                f"search.axis: {axis!r} is not allowed: it must be a swept axis other than "
-                f"seed ({swept})",
-                "search.axis",
-            )
-        values = self.axes[axis]
-        if isinstance(values, str):
-            raise ConfigError(
-                f"search.axis: {axis} is an expression of gap here; search over gap", "search.axis"
-            )
-        if len(values) < 2:
-            raise ConfigError(
-                f"search.axis: {axis} has one value ({values[0]!r}); a frontier needs at least "
-                "two levels",
-                "search.axis",
-            )
+        axis = search.axis or self.dependency_axis()
+        check_axis(axis, self.axes, _model_keys(self.axes.get(MODELS_AXIS, [])))
         seeds = len(self.axes["seed"]) if "seed" in self.axes else 1
-        majority = search.majority if search.majority is not None else seeds // 2 + 1
+        majority = search.majority if search.majority is not None else default_majority(seeds)
         if majority > seeds:
             raise ConfigError(
                 f"search.majority: {majority} is not allowed: the spec runs {seeds} seed(s) "
@@ -220,47 +172,18 @@ class SweepSpec(BaseModel):
             model_fields[at : at + 1] = _model_keys(self.axes[MODELS_AXIS])
         return FrontierPlan(axis, model_fields, majority, search.lookahead, search.verify)
 
+    def dependency_axis(self) -> str:
+        """The spec's tasks' dependency axis (`tasks.dependency_axis`), `seq_len` where
+        they disagree."""
+        named = [self.task, self.fixed.get("task"), *self.axes.get("task", [])]
+        named += [model.get("task") for model in self.axes.get(MODELS_AXIS, [])]
+        names = {n for n in named if isinstance(n, str)} or {TrialConfig().task}
+        axes = {tasks.TASK_DEFS[n].dependency_axis for n in names if n in tasks.TASK_DEFS}
+        return axes.pop() if len(axes) == 1 else "seq_len"
+
     def to_dict(self) -> dict[str, Any]:
         """The spec as plain data (for manifests)."""
         return self.model_dump()
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that rejects a mapping key given twice (PyYAML keeps the last silently)."""
-
-
-def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep=False):
-    keys = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in keys:
-            line = key_node.start_mark.line + 1
-            raise ConfigError(f"{key}: given twice (line {line}); each key once", str(key))
-        keys.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping
-)
-
-
-def load_yaml(raw: bytes | str, source: str = "spec") -> Any:
-    """Parse YAML as plain data only (no tags that build objects, no duplicate keys)."""
-    if isinstance(raw, bytes):
-        try:
-            raw = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise ConfigError(
-                f"spec: {source} is not UTF-8 text (byte {err.start}); save it as UTF-8", "spec"
-            ) from None
-    try:
-        return yaml.load(raw, Loader=_UniqueKeyLoader)  # a SafeLoader: data only
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"spec: {source} is not valid YAML{where}: {problem}", "spec") from None
 
 
 def _check_models(values: Any) -> None:
@@ -286,12 +209,29 @@ def _check_field_name(key: Any, section: str) -> None:
         raise ValueError(f"unknown field {key!r}; allowed: {', '.join(SPEC_FIELDS)}")
 
 
+def refusal(err: ValidationError, prefix: str = "") -> ConfigError:
+    """`from_validation_error`'s line, plus why the value was read as it was where YAML
+    1.2's reading is the likely cause (`on` is text, `1e4` a float)."""
+    line = from_validation_error(err, prefix)
+    first = err.errors(include_url=False)[0]
+    field = str(line.field).rsplit(".", 1)[-1]
+    why = explain(first.get("input"), first["type"], field in NULL_MEANS_OFF)
+    return ConfigError(str(line) + why, line.field) if why else line
+
+
 class Grid(BaseModel):
     """An expanded spec: the trial configs to run and the infeasible points skipped."""
 
     model_config = ConfigDict(frozen=True)
     trials: list[TrialConfig]
     skipped: list[dict[str, Any]]
+
+
+@functools.cache
+def _adapter(key: str) -> TypeAdapter:
+    """A validator of one TrialConfig field on its own (built once: it takes milliseconds)."""
+    field = TrialConfig.model_fields[key]
+    return TypeAdapter(Annotated[field.annotation, field])
 
 
 def _check_values(spec: SweepSpec) -> None:
@@ -303,8 +243,7 @@ def _check_values(spec: SweepSpec) -> None:
         for key, value in values.items():
             if section == "axes" and (isinstance(value, str) or key == MODELS_AXIS):
                 continue
-            field = TrialConfig.model_fields[key]
-            adapter = TypeAdapter(Annotated[field.annotation, field])
+            adapter = _adapter(key)
             for item in value if section == "axes" else [value]:
                 if item is None and key not in NULL_MEANS_OFF:
                     raise ConfigError(
@@ -315,7 +254,7 @@ def _check_values(spec: SweepSpec) -> None:
                 try:  # strict: a YAML `true` is not 1, a string is not a number
                     adapter.validate_python(item, strict=True)
                 except ValidationError as err:
-                    raise from_validation_error(err, f"{section}.{key}") from None
+                    raise refusal(err, f"{section}.{key}") from None
     for i, model in enumerate(models):
         again = sorted(set(model) & (set(spec.axes) | set(spec.fixed)))
         if again:
@@ -344,9 +283,9 @@ def expand(spec: SweepSpec) -> Grid:
     names = [k for k in spec.axes if not (k == "seq_len" and seq_len_of)]
     base = {"task": spec.task, **spec.fixed, **spec.budget.model_dump()}
     base = {k: v for k, v in base.items() if v is not None}
-    trials, skipped = [], []
-    for combo in itertools.product(*(spec.axes[k] for k in names)):
-        point = dict(zip(names, combo, strict=True))
+    trials, skipped, origins = [], [], []
+    for combo in itertools.product(*(range(len(spec.axes[k])) for k in names)):
+        point = {k: spec.axes[k][i] for k, i in zip(names, combo, strict=True)}
         point = {**point.pop(MODELS_AXIS, {}), **point}  # a model's fields are its point's
         values = {**base, **point}
         if seq_len_of is not None and values.get("gap") is not None:
@@ -355,6 +294,8 @@ def expand(spec: SweepSpec) -> Grid:
             skipped.append({k: values.get(k) for k in ("task", "gap", "seq_len")})
             continue
         trials.append(_trial(values, point))
+        origins.append(combo)
+    _refuse_same_trials(spec, names, trials, origins)
     if skipped and not spec.skip_infeasible:
         shown = ", ".join(f"(gap={p['gap']}, seq_len={p['seq_len']})" for p in skipped[:3])
         more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
@@ -366,6 +307,37 @@ def expand(spec: SweepSpec) -> Grid:
     if not trials:
         raise ConfigError("axes: every grid point is infeasible; nothing would run", "axes")
     return Grid(trials=trials, skipped=skipped)
+
+
+def _refuse_same_trials(
+    spec: SweepSpec, names: list[str], trials: list[TrialConfig], origins: list[tuple[int, ...]]
+) -> None:
+    """Refuse two grid points that validate to the same trial config (`[1, 1.0]`,
+    `[0.001, 1e-3]`, a models entry that spells out a default), naming where they differ:
+    the copies would share one seed slot of a frontier level, or count twice in a grid."""
+    seen: dict[tuple, int] = {}
+    for i, trial in enumerate(trials):
+        first = seen.setdefault(tuple(trial.model_dump().values()), i)
+        if first == i:
+            continue
+        differ = [
+            (k, a, b) for k, a, b in zip(names, origins[first], origins[i], strict=True) if a != b
+        ]
+        left = ", ".join(_item(spec, k, a) for k, a, _ in differ)
+        right = ", ".join(_item(spec, k, b) for k, _, b in differ)
+        where = ", ".join(f"axes.{k}" for k, _, _ in differ)
+        raise ConfigError(
+            f"{where}: {left} and {right} give the same trial config; keep one of them",
+            where.split(", ")[0],
+        )
+
+
+def _item(spec: SweepSpec, axis: str, at: int) -> str:
+    """An axis value as the spec gave it, and its place: `1.0 (item 2)`."""
+    value = spec.axes[axis][at]
+    if axis == MODELS_AXIS:
+        value = "{" + ", ".join(f"{k}: {v!r}" for k, v in value.items()) + "}"
+    return f"{value if axis == MODELS_AXIS else repr(value)} (item {at + 1})"
 
 
 def _infeasible(values: dict[str, Any]) -> bool:
@@ -383,7 +355,7 @@ def _trial(values: dict[str, Any], point: dict[str, Any]) -> TrialConfig:
         section = "axes" if field in point else "fixed"
         if field == "gap" and "gap" not in point and "task" in point:
             section = "axes"
-        raise from_validation_error(err, section) from None
+        raise refusal(err, section) from None
 
 
 def describe(spec: SweepSpec, grid: Grid) -> dict[str, Any]:

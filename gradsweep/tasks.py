@@ -83,6 +83,11 @@ class Task:
     # and sizes with which `gradsweep train --task NAME` solves an easy case here.
     defaults: ClassVar[dict[str, object]] = {}
 
+    @property
+    def dependency_axis(self) -> str:
+        """The config field whose larger values make a longer dependency: `gap` or `seq_len`."""
+        return "gap" if self.uses_gap else "seq_len"
+
     def check(self, seq_len: int, gap: int | None) -> None:
         """Raise ValueError unless (seq_len, gap) is a well-posed instance."""
         if seq_len < 1:
@@ -224,6 +229,12 @@ def get(task: str) -> Task:
         return TASK_DEFS[task]
     except KeyError:
         raise ValueError(f"task {task!r} is unknown; allowed: {', '.join(TASKS)}") from None
+
+
+def dependency_axis(task: str) -> str:
+    """`task`'s dependency axis (`gap` for recall and copy, `seq_len` for sum_sign and
+    adding); ValueError for an unknown task."""
+    return get(task).dependency_axis
 
 
 def signal_position(seq_len: int, gap: int) -> int:

@@ -194,3 +194,20 @@ def test_every_aggregate_interval_stays_inside_its_metrics_range(shares, positiv
         else:
             assert low > 0 or np.isclose(low, 0)  # positive metrics: above zero
     assert 0 <= row["solved_ci_low"] <= row["solved_ci_high"] <= 1
+
+
+@pytest.mark.parametrize(
+    ("task_column", "gaps", "expected"),
+    [
+        (["copy", "copy"], [5, 10], "gap"),
+        (["adding", "adding"], [None, None], "seq_len"),
+        (["recall", "copy"], [5, 10], "gap"),
+        (["recall", "sum_sign"], [5, None], "gap"),  # tasks disagree: a trial has a gap
+        (["parity", "parity"], [None, None], "seq_len"),  # unknown task: no gap, so seq_len
+    ],
+)
+def test_dependency_axis_follows_the_trials_tasks(task_column, gaps, expected):
+    from gradsweep.analysis import dependency_axis
+
+    trials = pd.DataFrame({"task": task_column, "gap": pd.array(gaps, dtype="Int64")})
+    assert dependency_axis(trials) == expected

@@ -142,3 +142,54 @@ def test_importance_is_said_against_the_seeds_noise_floor():
     assert "against the seed as the noise floor" in line
     assert "above it: gap" in line and "at it (indistinguishable from noise): " in line
     assert line.endswith("arch, clip_norm.") or line.endswith("clip_norm, arch.")
+
+
+def test_fit_name_keeps_names_that_fit_and_shortens_the_rest_deterministically():
+    from gradsweep.report import NAME_MAX, fit_name
+
+    assert fit_name("a" * 255) == "a" * 255
+    long_a, long_b = "a" * 128 + "+" + "b" * 128, "a" * 128 + "+" + "c" * 128
+    fitted = fit_name(long_a)
+    assert len(fitted.encode()) == NAME_MAX and fitted == fit_name(long_a)
+    assert fitted.startswith("a" * 128 + "+b") and fitted != fit_name(long_b)
+    wide = fit_name("é" * 200)  # 400 bytes: cut at a whole character
+    assert len(wide.encode()) <= NAME_MAX and wide.startswith("é" * 121)
+
+
+def test_the_report_of_two_long_names_goes_to_a_directory_that_fits():
+    from gradsweep.report import NAME_MAX, report_directory
+
+    names = {"a" * 128: 6, "b" * 128: 6}  # the longest names launch allows
+    directory = report_directory(ResultSet("x", pd.DataFrame(), pd.DataFrame(), experiments=names))
+    assert directory.parent.name == "reports" and len(directory.name.encode()) <= NAME_MAX
+    short = report_directory(
+        ResultSet("x", pd.DataFrame(), pd.DataFrame(), experiments={"a": 1, "b": 1})
+    )
+    assert short.name == "a+b"
+
+
+@pytest.mark.slow  # writes a whole report: about 6 s
+def test_report_of_two_experiments_with_128_byte_names(legacy, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from gradsweep.cli import main
+
+    for letter in "ab":
+        shutil.copytree(legacy, tmp_path / (letter * 128))
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "a" * 128, "b" * 128, "--storage", str(tmp_path)]) == 0
+    (written,) = (tmp_path / "reports").iterdir()
+    assert len(written.name.encode()) <= 255 and (written / "report.html").exists()
+    assert written.name.startswith("a" * 128 + "+") and written.name in capsys.readouterr().out
+
+
+def test_an_os_error_on_a_users_path_is_one_line_naming_it(legacy, tmp_path, capsys):
+    from gradsweep.cli import main
+
+    too_long = tmp_path / ("x" * 300)
+    assert main(["report", str(legacy), "--out", str(too_long)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {str(too_long)!r}: File name too long")
+    assert len(err.strip().splitlines()) == 1
+    assert main(["results", str(too_long)]) == 2
+    assert "File name too long" in capsys.readouterr().err

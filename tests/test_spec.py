@@ -77,7 +77,7 @@ def test_hostile_seq_len_expressions_are_refused(expr):
         (BASE.replace("fixed: {hidden: 8}", "fixed: {max_epochs: 3}"), "belongs in budget"),
         (BASE.replace("fixed: {hidden: 8}", "fixed: {gap: 3}"), "fixed.gap: is also an axis"),
         (BASE + "budget: {max_epochs: 0}\n", "budget.max_epochs: 0"),
-        (BASE.replace("[2, 4]", "[2, 2]"), "lists a value twice"),
+        (BASE.replace("[2, 4]", "[2, 2]"), r"axes.gap: 2 \(item 1\) and 2 \(item 2\) give"),
         (BASE + "task: sum_sign\n", "task: given twice"),
         ("- a\n- b\n", "must be a YAML mapping"),
         ("name: [unclosed\n", "not valid YAML at line"),
@@ -248,3 +248,105 @@ def test_default_majority_is_more_than_half_the_seeds():
     spec = SweepSpec.from_text(SEARCH_SPEC.replace("{SEARCH}", "{method: frontier}"))
     plan = spec.frontier_plan()
     assert (plan.axis, plan.majority, plan.model_fields) == ("gap", 2, ["arch"])
+
+
+SAME_BASE = """
+name: d
+task: recall
+axes:
+  gap: [2, 4]
+  seq_len: gap+3
+  AXIS
+fixed: {hidden: 4}
+"""
+
+
+@pytest.mark.parametrize(
+    ("axis", "match"),
+    [
+        ("clip_norm: [1, 1.0]", r"axes\.clip_norm: 1 \(item 1\) and 1\.0 \(item 2\)"),
+        ("lr: [0.001, 1e-3]", r"axes\.lr: 0\.001 \(item 1\) and 0\.001 \(item 2\)"),
+        ("lr: [1.0e-2, 0.01, 1E-2]", r"axes\.lr: 0\.01 \(item 1\) and 0\.01 \(item 2\)"),
+        ("seed: [0, 1, 0]", r"axes\.seed: 0 \(item 1\) and 0 \(item 3\)"),
+        ("train_size: [1_024, 1024]", r"axes\.train_size: 1024 \(item 1\) and 1024 \(item 2\)"),
+        ("arch: [gru, lstm, gru]", r"axes\.arch: 'gru' \(item 1\) and 'gru' \(item 3\)"),
+        ("models: [{arch: rnn}, {arch: rnn, activation: tanh}]", r"axes\.models: \{arch: 'rnn'\}"),
+        ("models: [{arch: lstm}, {arch: lstm, forget_bias: 1}]", r"\(item 1\) and \{arch: 'lstm'"),
+        ("models: [{arch: gru}, {arch: gru}]", r"axes\.models: \{arch: 'gru'\} \(item 1\)"),
+        ("models: [{activation: tanh}, {recurrent_init: orthogonal}]", r"axes\.models: \{act"),
+    ],
+)
+def test_grid_points_that_give_the_same_trial_config_are_refused(axis, match):
+    with pytest.raises(ConfigError, match=match + ".*give the same trial config") as info:
+        SweepSpec.from_text(SAME_BASE.replace("AXIS", axis))
+    assert "\n" not in str(info.value)
+
+
+def test_a_models_entry_equal_to_a_task_default_is_refused():
+    text = """
+name: c
+task: copy
+axes:
+  gap: [5, 10]
+  models: [{arch: lstm}, {arch: lstm, hidden: 128}]
+"""  # copy's default hidden is 128
+    with pytest.raises(ConfigError, match=r"axes\.models: .*give the same trial config"):
+        SweepSpec.from_text(text)
+
+
+def test_the_clip_example_that_hung_a_frontier_search_is_refused_at_once():
+    text = SEARCH_SPEC.replace("{SEARCH}", "{method: frontier}")
+    text = text.replace("arch: [rnn]", "arch: [rnn]\n  clip_norm: [1, 1.0]")
+    with pytest.raises(ConfigError, match=r"axes\.clip_norm: 1 \(item 1\) and 1\.0"):
+        SweepSpec.from_text(text)
+
+
+def test_distinct_values_that_look_alike_are_kept():
+    spec = SweepSpec.from_text(SAME_BASE.replace("AXIS", "lr: [0.001, 0.0010001, 1e-2]"))
+    assert sorted({t.lr for t in spec.expand().trials}) == [0.001, 0.0010001, 0.01]
+
+
+@pytest.mark.parametrize(
+    ("axes", "search", "match"),
+    [
+        ("clip_norm: [null, 0.5, 1.0]", "axis: clip_norm", r"axes\.clip_norm lists null"),
+        ("arch: [gru, lstm, rnn]", "axis: arch", r"'arch' is not allowed: .*numeric axis"),
+        ("recurrent_init: [orthogonal, identity]", "axis: recurrent_init", "numeric axis"),
+        ("optimizer: [adam, sgd]", "axis: optimizer", "numeric axis"),
+        ("diagnostics: [true, false]", "axis: diagnostics", r"'diagnostics' .*numeric axis"),
+        ("hidden: [4, 8]", "axis: seed", r"'seed' is not allowed: seeds repeat a level"),
+        ("models: [{hidden: 4}, {hidden: 8}]", "axis: hidden", "it is set inside models"),
+        ("hidden: [4, 8]", "axis: lr", r"'lr' is not allowed: it must be a swept axis"),
+        ("hidden: [4, 8]", "axis: colour", r"'colour' is not allowed: .*can search: hidden, gap$"),
+        ("hidden: [4, 8]", "axis: seq_len", "expression of gap"),
+    ],
+)
+def test_a_frontier_axis_must_be_a_swept_numeric_field(axes, search, match):
+    text = SEARCH_SPEC.replace("arch: [rnn]", axes).replace(
+        "{SEARCH}", f"{{method: frontier, {search}}}"
+    )
+    with pytest.raises(ConfigError, match=r"search\.axis: .*" + match) as info:
+        SweepSpec.from_text(text)
+    assert "\n" not in str(info.value)
+
+
+def test_a_frontier_over_another_numeric_axis_is_planned():
+    text = SEARCH_SPEC.replace("arch: [rnn]", "hidden: [8, 4]").replace(
+        "{SEARCH}", "{method: frontier, axis: hidden}"
+    )
+    plan = SweepSpec.from_text(text).frontier_plan()
+    assert (plan.axis, plan.model_fields, plan.majority) == ("hidden", ["gap"], 2)
+
+
+@pytest.mark.parametrize(
+    ("task", "axes", "expected"),
+    [
+        ("recall", "gap: [2, 4]\n  seq_len: gap+3", "gap"),
+        ("copy", "gap: [2, 4]", "gap"),
+        ("sum_sign", "seq_len: [4, 8]", "seq_len"),
+        ("adding", "seq_len: [4, 8]", "seq_len"),
+    ],
+)
+def test_the_default_frontier_axis_is_the_tasks_dependency_axis(task, axes, expected):
+    text = f"name: x\ntask: {task}\naxes:\n  {axes}\n  seed: [0, 1]\nsearch: {{method: frontier}}\n"
+    assert SweepSpec.from_text(text).frontier_plan().axis == expected

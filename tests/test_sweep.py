@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from gradsweep.cli import main
+from gradsweep.config import TrialConfig
 from gradsweep.results import load_results
 
 ROOT = Path(__file__).parent.parent
@@ -43,6 +44,21 @@ fixed: {hidden: 8, batch_size: 32, train_size: 256, val_size: 128, test_size: 12
 budget: {max_epochs: 3}
 max_failures: 1
 """
+
+
+def tensorboard_events(trial_dir: Path) -> tuple[dict, dict]:
+    """A trial's event file as TensorBoard's own reader reads it: its tags, and the
+    hyperparameters its HParams session holds (name -> protobuf Value)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    (events,) = trial_dir.glob("events.out.tfevents.*")
+    accumulator = EventAccumulator(str(events))
+    accumulator.Reload()
+    start = plugin_data_pb2.HParamsPluginData.FromString(
+        accumulator.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    ).session_start_info.hparams
+    return accumulator.Tags(), dict(start)
 
 
 def gradsweep(*args, env, cwd):
@@ -79,22 +95,16 @@ def test_smoke_sweep_finishes_with_actor_reuse(ray_env, tmp_path):
     assert 1 <= len(pids) <= 2
     # TensorBoard's own reader parses every trial's events: each metric, the profile as a
     # histogram, and the config in the HParams dashboard (how a run is told apart).
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    from tensorboard.plugins.hparams import plugin_data_pb2
-
     for trial_id in trials["trial_id"]:
-        (events,) = (experiment / trial_id).glob("events.out.tfevents.*")
-        accumulator = EventAccumulator(str(events))
-        accumulator.Reload()
-        tags = accumulator.Tags()
+        tags, start = tensorboard_events(experiment / trial_id)
         for metric in TENSORBOARD_SCALARS:
             assert f"ray/tune/{metric}" in tags["scalars"], (metric, trial_id)
         assert "ray/tune/grad_profile" in tags["histograms"]
-        start = plugin_data_pb2.HParamsPluginData.FromString(
-            accumulator.PluginTagToContent("hparams")["_hparams_/session_start_info"]
-        ).session_start_info.hparams
         assert start["trial/arch"].string_value in {"rnn", "lstm", "gru"}
         assert start["trial/gap"].number_value in {2, 6}
+        # every field, a None one too: clipping is off in every smoke trial
+        assert {f"trial/{field}" for field in TrialConfig.model_fields} <= set(start)
+        assert start["trial/clip_norm"].string_value == "off"
     # Finished trials keep no checkpoint; the manifest says what ran.
     assert not list(experiment.glob("*/checkpoint_*"))
     manifest = json.loads((experiment / "gradsweep.json").read_text())
@@ -140,6 +150,25 @@ def test_failing_and_diverging_trials_on_uri_storage_do_not_stop_the_sweep(ray_e
     for trial_id in trials.loc[trials["status"] == "ERROR", "trial_id"]:
         text = (tmp_path / "out" / "tiny" / trial_id / "error.txt").read_text()
         assert text.count("Failure #") == 2 and "fault injected" in text
+
+
+@pytest.mark.integration
+def test_tensorboard_shows_clip_norm_for_every_trial_of_a_clip_off_on_sweep(ray_env, tmp_path):
+    spec = tmp_path / "clip.yaml"
+    text = TINY_SPEC.replace("arch: [rnn, gru]", "arch: [rnn]\n  clip_norm: [null, 1.0]")
+    spec.write_text(
+        text.replace("seed: [0, 1]", "seed: [0]").replace("max_epochs: 3", "max_epochs: 1")
+    )
+    proc = gradsweep("launch", str(spec), env=ray_env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    experiment = tmp_path / "results" / "tiny"
+    trials = load_results(experiment).trials
+    shown = {}
+    for trial_id, clip in zip(trials["trial_id"], trials["clip_norm"], strict=True):
+        _, start = tensorboard_events(experiment / trial_id)
+        assert {f"trial/{field}" for field in TrialConfig.model_fields} <= set(start)
+        shown[None if pd.isna(clip) else clip] = start["trial/clip_norm"].string_value
+    assert shown == {None: "off", 1.0: "1.0"}  # one type (text) for the column in both runs
 
 
 @pytest.mark.parametrize(
@@ -256,3 +285,18 @@ def test_frontier_search_finds_the_frontier_of_the_full_grid(ray_env, tmp_path):
     assert proc.returncode == 0 and "frontier" in proc.stdout and "not_run" in proc.stdout
     proc = gradsweep("status", "walk", "--storage", "out", env=ray_env, cwd=tmp_path)
     assert "PENDING" not in proc.stdout  # the points a walk skips are not pending work
+
+
+def test_hparams_write_a_field_that_is_none_anywhere_as_text_everywhere():
+    from gradsweep.sweep.tensorboard import hparam_values, text_fields
+
+    configs = [{"arch": "rnn", "clip_norm": None, "gap": 5}, {"arch": "rnn", "clip_norm": 0.5}]
+    as_text = text_fields(configs)
+    assert as_text == {"clip_norm"}
+    assert hparam_values({"trial": configs[0]}, as_text) == {
+        "trial/arch": "rnn",
+        "trial/clip_norm": "off",
+        "trial/gap": 5,
+    }
+    assert hparam_values({"trial": configs[1]}, as_text)["trial/clip_norm"] == "0.5"
+    assert hparam_values({"trial": {"gap": None}}, frozenset())["trial/gap"] == "none"

@@ -123,3 +123,14 @@ def test_copy_baseline_is_the_cross_entropy_of_the_memoryless_strategy():
     measured = float(np.mean(-np.log(picked)))
     assert tasks.get("copy").baseline(gap + 20, gap).value == pytest.approx(measured)
     assert measured == pytest.approx(10 * np.log(8) / (gap + 20))
+
+
+def test_the_dependency_axis_is_gap_for_the_tasks_with_a_gap():
+    assert {name: tasks.dependency_axis(name) for name in tasks.TASKS} == {
+        "recall": "gap",
+        "copy": "gap",
+        "sum_sign": "seq_len",
+        "adding": "seq_len",
+    }
+    with pytest.raises(ValueError, match="unknown"):
+        tasks.dependency_axis("parity")

@@ -29,6 +29,7 @@ from gradsweep.sweep.manifest import manifest, nodes
 from gradsweep.sweep.progress import ProgressCallback, SweepProgress
 from gradsweep.sweep.searcher import FrontierSearcher
 from gradsweep.sweep.storage import check_name, check_storage_reach, resolve_storage
+from gradsweep.sweep.tensorboard import HParamsLogger, text_fields
 from gradsweep.sweep.trainable import FAULT_ENV, WORKER_ENV, trainable_for
 
 OnProgress = Callable[[SweepProgress], None] | None
@@ -267,9 +268,11 @@ def _tuner(plan: Plan, on_progress: OnProgress) -> tune.Tuner:
 def _loggers(plan: Plan) -> list:
     """Tune's default loggers (JSON, CSV, TensorBoard) unless event files are turned off:
     Tune's only switch drops all three, so JSON and CSV are then asked for by name (Tune's
-    own ExperimentAnalysis reads them; gradsweep's readers need none of them)."""
+    own ExperimentAnalysis reads them; gradsweep's readers need none of them). The
+    TensorBoard logger is gradsweep's `HParamsLogger` (Tune adds its own only when no
+    TBXLoggerCallback is given), so that HParams show every field of every trial."""
     if plan.tensorboard:
-        return []
+        return [HParamsLogger(text_fields(plan.configs))]
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"

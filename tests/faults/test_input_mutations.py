@@ -1,13 +1,18 @@
 """Generated input, at scale: 500 specs mutated from the shipped ones or made from scratch,
-and 500 `train` option sets. Each is refused with one clean line, or every part of it that
-launch checks can actually be built: the first trial's config, its data shapes (drawn at
-two sequences) and a memory estimate this machine holds. Nothing trains and Ray never starts.
+500 `train` option sets, and 520 author-style variations of the shipped specs
+(`author_style`). Each is refused with one clean line, or every part of it that launch
+checks can actually be built: the first trial's config, its data shapes (drawn at two
+sequences), a memory estimate this machine holds, a grid without two identical configs,
+and a frontier walk that ends. Nothing trains and Ray never starts.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import random
+import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +22,16 @@ from gradsweep import tasks
 from gradsweep.cli import _machine_memory, _parse_options
 from gradsweep.config import INT32_MAX, TrialConfig, estimate_memory_bytes
 from gradsweep.errors import ConfigError
+from gradsweep.frontier_search import FINISHED
+from gradsweep.report import NAME_MAX, fit_name
 from gradsweep.spec import SweepSpec
+from gradsweep.spec_yaml import load_yaml
+from tests.faults import author_style
 
 SWEEPS = Path(__file__).parent.parent.parent / "sweeps"
-SHIPPED = [yaml.safe_load(p.read_text()) for p in sorted(SWEEPS.glob("*.yaml"))]
+SHIPPED = [load_yaml(p.read_text()) for p in sorted(SWEEPS.glob("*.yaml"))]
 CASES = 500
+AUTHOR_CASES = 520
 
 
 def odd_value(rng: random.Random):
@@ -59,7 +69,7 @@ def odd_value(rng: random.Random):
 
 def mutate(spec, rng: random.Random):
     """`spec` changed in one to three places: a value replaced, a key added or removed."""
-    spec = yaml.safe_load(yaml.safe_dump(spec))
+    spec = copy.deepcopy(spec)
     for _ in range(rng.randint(1, 3)):
         node = spec
         path = []
@@ -166,3 +176,81 @@ def test_generated_train_options_are_refused_in_one_line_or_buildable():
         assert_buildable(cfg)
         outcomes["accepted"] += 1
     assert outcomes["accepted"] >= 50 and outcomes["refused"] >= 100, outcomes
+
+
+def walk_ends(spec: SweepSpec, trials: list[TrialConfig], rng: random.Random) -> int:
+    """Drive a spec's frontier search with made-up outcomes, two trials at a time, to its
+    end; returns how many ran. Fails if the walk waits with nothing running (stuck)."""
+    walk = spec.frontier_plan().search([t.model_dump() for t in trials])
+    ran, running = 0, []
+    while True:
+        suggestion = walk.suggest() if len(running) < 2 else None
+        if suggestion == FINISHED and not running:
+            return ran
+        if isinstance(suggestion, dict):
+            running.append(suggestion)
+            ran += 1
+            assert ran <= len(trials), "the walk handed out more trials than the grid has"
+            continue
+        assert running, f"the walk waits with nothing running: {spec.search}"
+        assert walk.record(running.pop(0), rng.random() < 0.6)
+
+
+def refusal_fits(variant: author_style.Variant, line: str) -> None:
+    """A variant changed in one way is refused for that reason, in one line."""
+    assert line and "\n" not in line and "unexpected" not in line, line
+    if len(variant.kinds) != 1:
+        return
+    expected = {
+        "respell": "never refused: every spelling means the same number",
+        "json": "never refused: JSON is YAML 1.2",
+        "dup_axis": "give the same trial config",
+        "dup_model": "give the same trial config",
+        "yaml11": "YAML 1.2 reads",
+        "int_as_float": "a number with a dot or an exponent is a float",
+        "name": "name:",
+        "search": "search.",
+    }[variant.kinds[0]]
+    assert expected in line, (variant.kinds, line, variant.text)
+    if variant.kinds == ["name"]:
+        assert not variant.name_ok, (line, variant.text)
+
+
+def test_author_style_specs_are_refused_in_one_line_or_build_without_twins():
+    specs = author_style.shipped()
+    plain = {
+        name: author_style.as_text(spec, random.Random(0), False) for name, spec in specs.items()
+    }
+    originals = {name: SweepSpec.from_text(text).expand().trials for name, text in plain.items()}
+    rng = random.Random(20261130)
+    # every search axis of every shipped spec once, then random variations
+    forced = [
+        (name, axis) for name, spec in specs.items() for axis in author_style.search_axes(spec)
+    ]
+    outcomes: Counter[str] = Counter()
+    started = time.process_time()  # CPU time: the other processes on a machine do not count
+    for case in range(AUTHOR_CASES):
+        variant = author_style.variant(specs, rng, forced[case] if case < len(forced) else None)
+        try:
+            spec = SweepSpec.from_text(variant.text)
+        except ConfigError as err:
+            refusal_fits(variant, str(err))
+            outcomes["refused"] += 1
+            continue
+        trials = spec.expand().trials
+        configs = [tuple(sorted(t.model_dump().items())) for t in trials]
+        assert len(set(configs)) == len(configs), variant.text  # no two identical trials
+        if variant.faithful:
+            assert trials == originals[variant.source], variant.text
+        if variant.name_ok is not None:
+            assert variant.name_ok, variant.text
+            together = f"{spec.name}+{'z' * 128}"  # `report NAME OTHER`'s directory
+            assert len(fit_name(together).encode()) <= NAME_MAX
+        if spec.frontier_plan() is not None:
+            assert 1 <= walk_ends(spec, trials, rng) <= len(trials)
+            outcomes["walked"] += 1
+        outcomes["accepted"] += 1
+    elapsed = time.process_time() - started
+    assert outcomes["accepted"] >= 75 and outcomes["refused"] >= 200, outcomes
+    assert outcomes["walked"] >= 30, outcomes
+    assert elapsed < 10, f"{AUTHOR_CASES} cases took {elapsed:.1f} CPU seconds"
