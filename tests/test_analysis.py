@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from gradsweep.analysis import aggregate, axis_importance, frontier, wilson_interval
+from gradsweep.analysis import aggregate, axis_importance, frontier
+from gradsweep.intervals import wilson_interval
 from gradsweep.results import load_results
 from tests.synthetic import trial_tables
 

@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gradsweep.report import findings, write_report
+from gradsweep.findings import of_trials as findings
+from gradsweep.report import write_report
 from gradsweep.results import ResultSet, load_results
 from tests.synthetic import trial_tables
 
@@ -135,7 +136,7 @@ def test_two_experiments_with_overlapping_configs_are_reported_together(legacy, 
 
 def test_importance_is_said_against_the_seeds_noise_floor():
     from gradsweep.analysis import axis_importance
-    from gradsweep.report import importance_sentences
+    from gradsweep.findings import of_importance as importance_sentences
 
     trials, _, _ = trial_tables(frontier={"rnn": 40, "lstm": 40, "gru": 40}, gaps=(5, 10, 80))
     (line,) = importance_sentences(axis_importance(trials))
