@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from gradsweep.config import TABLE_FIELDS
-from gradsweep.results import config_frame
+from gradsweep.frames import config_frame
 
 
 def trial_tables(
