@@ -9,11 +9,11 @@ import textwrap
 import pandas as pd
 from matplotlib.figure import Figure
 
-from gradsweep.config import group_label
+from gradsweep.config import ARCH_NAMES, group_label
 
 # Lines use the Okabe-Ito palette (colour-blind safe); colour maps are viridis and cividis.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
-ARCH_ORDER = ["rnn", "lstm", "gru"]
+ARCH_ORDER = list(ARCH_NAMES)  # figures order models as the config names archs
 
 
 def row_labels(keys: pd.DataFrame, rows: list[str]) -> list[str]:

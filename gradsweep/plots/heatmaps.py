@@ -151,7 +151,8 @@ def gradient_through_time(profiles: pd.DataFrame, trials: pd.DataFrame, epoch: i
     """
     x = dependency_axis(trials)
     merged = _profiles_at(profiles, epoch).merge(trials[["trial_id", "arch", x]], on="trial_id")
-    archs = [a for a in ARCH_ORDER if a in set(merged["arch"])]
+    present = set(merged["arch"])
+    archs = [a for a in ARCH_ORDER if a in present] + sorted(present - set(ARCH_ORDER))
     if merged.empty or not archs:
         return empty_figure("no gradient profiles recorded (diagnostics off?)")
     table = merged.groupby(["arch", x, "step_back"])["grad"].mean().reset_index()
