@@ -129,8 +129,12 @@ def _against_baseline(trials: pd.DataFrame, level, x: str) -> str:
     if len(losses) == 1:  # one seed: the point alone
         low = high = loss
     mark = "below" if high < base.value else "above" if low > base.value else "at"
-    shown = f"{loss:.3g} (one seed)" if len(losses) == 1 else f"{loss:.3g} [{low:.3g}, {high:.3g}]"
-    return f"{x} {level}: {shown} ({mark} {base.value:.3g})"
+    shown = (
+        f"{format_number(loss)} (one seed)"
+        if len(losses) == 1
+        else f"{format_number(loss)} [{format_number(low)}, {format_number(high)}]"
+    )
+    return f"{x} {format_value(x, level)}: {shown} ({mark} {format_number(base.value)})"
 
 
 def _baseline_sentences(done: pd.DataFrame, x: str) -> list[str]:
@@ -204,7 +208,7 @@ def _gradient_sentences(done: pd.DataFrame, x: str) -> list[str]:
 
 
 def _clip_sentences(done: pd.DataFrame) -> list[str]:
-    if "clip_norm" not in done or done["clip_norm"].nunique(dropna=False) < 2:
+    if not analysis.swept(done, "clip_norm"):
         return []
     out = []
     for key, sub in analysis.groups(done, ["arch"], sort=True):
@@ -238,11 +242,14 @@ def of_importance(ranked: pd.DataFrame) -> list[str]:
     name = "the seed" if floor["axis"] == "seed" else "a column of random noise (one seed)"
     text = (
         f"Axis importance for test accuracy, on held-out folds, against {name} as the noise "
-        f"floor ({floor['importance']:.3g}): "
+        f"floor ({format_number(floor['importance'])}): "
     )
     text += (
         "above it: "
-        + ", ".join(f"{a} {v:.3g}" for a, v in zip(above["axis"], above["importance"], strict=True))
+        + ", ".join(
+            f"{a} {format_number(v)}"
+            for a, v in zip(above["axis"], above["importance"], strict=True)
+        )
         if not above.empty
         else "no axis stands above it"
     )

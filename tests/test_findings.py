@@ -144,14 +144,14 @@ def test_importance_is_said_against_the_noise_floor():
     ranked = pd.DataFrame(
         {
             "axis": ["gap", "arch", "seed"],
-            "importance": [0.05, 0.0012, 0.001],
+            "importance": [0.05, 0.0012, 0.0004],
             "std": [0.01, 0.001, 0.001],
             "above_floor": [True, False, False],
         }
     )
     assert findings.of_importance(ranked) == [
         "Axis importance for test accuracy, on held-out folds, against the seed as the "
-        "noise floor (0.001): above it: gap 0.05; at it (indistinguishable from noise): arch."
+        "noise floor (4.0e-04): above it: gap 0.05; at it (indistinguishable from noise): arch."
     ]
 
 
