@@ -1,10 +1,13 @@
-"""Statistics over the trials table: aggregates with intervals, the frontier, axis importance.
+"""Statistics over the trials table: the helpers every reader of it uses (`finished`,
+`groups`, `select`), aggregates with intervals, the frontier, axis importance.
 
-DataFrames in, DataFrames out; no figures, no files.
+DataFrames in, DataFrames out; no figures, no files. The intervals themselves are
+`gradsweep.intervals`'.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -13,6 +16,7 @@ import pandas as pd
 from gradsweep import tasks
 from gradsweep.config import RANKABLE_FIELDS, TABLE_FIELDS
 from gradsweep.frontier_search import default_majority
+from gradsweep.intervals import geometric_mean, interval, interval_method, wilson_interval
 from gradsweep.records import Summary
 
 # Every numeric final metric of the trials table (the solved and diverged flags excluded):
@@ -47,11 +51,37 @@ def baseline_of(trial: pd.Series) -> tasks.Baseline | None:
     return task.baseline(int(trial["seq_len"]), gap)
 
 
+def finished(trials: pd.DataFrame) -> pd.DataFrame:
+    """The trials that ran to the end (`TERMINATED`); all rows of a table without status."""
+    return trials[trials["status"] == "TERMINATED"] if "status" in trials else trials
+
+
 def equals(column: pd.Series, value: Any) -> np.ndarray:
     """Which rows of `column` hold `value`, NA matching NA (an unclipped model's clip_norm)."""
     if pd.isna(value):
         return column.isna().to_numpy()
     return (column == value).fillna(False).to_numpy(dtype=bool)
+
+
+def select(frame: pd.DataFrame, values: dict[str, Any]) -> pd.DataFrame:
+    """The rows of `frame` whose columns hold `values` (column -> value), NA matching NA."""
+    mask = np.ones(len(frame), dtype=bool)
+    for column, value in values.items():
+        mask &= equals(frame[column], value)
+    return frame[mask]
+
+
+def groups(
+    frame: pd.DataFrame, by: list[str], sort: bool = False
+) -> Iterator[tuple[dict[str, Any], pd.DataFrame]]:
+    """(column -> value, rows) per distinct combination of `by`'s values, NA keys kept (an
+    unclipped model is a group, never dropped); the whole frame once when `by` is empty."""
+    if not by:
+        yield {}, frame
+        return
+    for key, rows in frame.groupby(by, dropna=False, sort=sort):
+        key = key if isinstance(key, tuple) else (key,)
+        yield dict(zip(by, key, strict=True)), rows
 
 
 def ordered_values(column: pd.Series) -> list:
@@ -85,74 +115,29 @@ def facets(trials: pd.DataFrame) -> list[str]:
     return out
 
 
-def wilson_interval(successes: int, n: int) -> tuple[float, float]:
-    """95% Wilson score interval of a binomial proportion (sensible at 0/n and n/n)."""
-    from scipy.stats import binomtest
-
-    if n == 0:
-        return (np.nan, np.nan)
-    ci = binomtest(successes, n).proportion_ci(confidence_level=0.95, method="wilson")
-    return (float(ci.low), float(ci.high))
-
-
-# Metrics that are shares, bounded by [0, 1]: their intervals are taken on the logit scale.
-SHARES = {"train_acc", "val_acc", "best_val_acc", "test_acc", "clip_fraction", "solved_rate"}
-# Below this distance from 0 or 1 a share is held, so that its logit is finite.
-_EDGE = 1e-4
+def _summary(values: np.ndarray, metric: str, method: str) -> dict[str, Any]:
+    """One group's mean, geometric mean, std, interval and count of `metric`."""
+    low, high = interval(values, method)
+    return {
+        f"{metric}_mean": float(values.mean()) if len(values) else np.nan,
+        f"{metric}_gmean": geometric_mean(values),
+        f"{metric}_std": float(values.std(ddof=1)) if len(values) > 1 else np.nan,
+        f"{metric}_ci_low": low,
+        f"{metric}_ci_high": high,
+        f"{metric}_count": len(values),
+    }
 
 
-def t_interval(values: np.ndarray) -> tuple[float, float]:
-    """95% Student-t interval of the mean of `values` (NaN for fewer than two)."""
-    from scipy import stats
-
-    n = len(values)
-    if n < 2:
-        return (np.nan, np.nan)
-    mean, std = float(values.mean()), float(values.std(ddof=1))
-    half = float(stats.t.ppf(0.975, n - 1) * std / np.sqrt(n))
-    return (mean - half, mean + half)
-
-
-def interval_method(values: np.ndarray, metric: str) -> str:
-    """Which interval `metric_interval` takes for these values (see there)."""
-    values = np.asarray(values, dtype="float64")
-    values = values[np.isfinite(values)]
-    if metric in SHARES and ((values >= 0) & (values <= 1)).all():
-        return "t on the logit scale"
-    if len(values) and (values > 0).all():
-        return "t on the log scale (geometric mean)"
-    return "t"
-
-
-def metric_interval(values: np.ndarray, metric: str) -> tuple[float, float]:
-    """A 95% interval for the centre of `values` that stays inside the metric's range:
-    a t-interval on the logit scale for shares (accuracies, clip_fraction; within [0, 1]),
-    on the log scale for metrics that are all positive (norms, ratios, losses, counts: an
-    interval for the geometric mean, above 0), and a plain t-interval otherwise. NaN for
-    fewer than two values."""
-    values = np.asarray(values, dtype="float64")
-    values = values[np.isfinite(values)]
-    if len(values) < 2:
-        return (np.nan, np.nan)
-    if metric in SHARES and ((values >= 0) & (values <= 1)).all():
-        held = np.clip(values, _EDGE, 1 - _EDGE)
-        low, high = t_interval(np.log(held / (1 - held)))
-        low, high = 1 / (1 + np.exp(-low)), 1 / (1 + np.exp(-high))
-        # The edge that held a share of exactly 0 or 1 is the range's own edge.
-        return (0.0 if low <= _EDGE else float(low), 1.0 if high >= 1 - _EDGE else float(high))
-    if (values > 0).all():
-        low, high = t_interval(np.log(values))
-        return (float(np.exp(low)), float(np.exp(high)))
-    return t_interval(values)
-
-
-def geometric_mean(values: np.ndarray) -> float:
-    """exp(mean(log v)) over the finite values; NaN unless every one of them is positive."""
-    values = np.asarray(values, dtype="float64")
-    values = values[np.isfinite(values)]
-    if len(values) == 0 or (values <= 0).any():
-        return np.nan
-    return float(np.exp(np.log(values).mean()))
+def _solved_summary(group: pd.DataFrame) -> dict[str, Any]:
+    """One group's solved count and rate, with the rate's 95% Wilson interval."""
+    solved = int(group["solved"].fillna(False).astype(bool).sum())
+    low, high = wilson_interval(solved, len(group))
+    return {
+        "solved_count": solved,
+        "solved_rate": solved / len(group),
+        "solved_ci_low": low,
+        "solved_ci_high": high,
+    }
 
 
 def aggregate(
@@ -161,46 +146,28 @@ def aggregate(
     metrics: tuple[str, ...] | list[str] | None = None,
 ) -> pd.DataFrame:
     """Per group (usually the seeds of a grid point): the mean, geometric mean, std, a 95%
-    interval (`metric_interval`: logit-t for shares, log-t for positive metrics, so every
-    interval stays in the metric's range) and count of each metric, and the solved rate
-    with a 95% Wilson interval. By default every numeric metric of the table (`NUMERIC_METRICS`).
-    `out.attrs["ci_method"]` names the interval taken for each metric.
+    interval and count of each metric, and the solved rate with a 95% Wilson interval. By
+    default every numeric metric of the table (`NUMERIC_METRICS`).
 
+    Each metric's interval method (`interval_method`: logit-t for shares, log-t for positive
+    metrics, so every interval stays in the metric's range) is chosen once, from all its
+    finished values, then used for every group; `out.attrs["ci_method"]` names it.
     Groups with NA keys (unclipped trials have `clip_norm` NA) are kept, never dropped.
     Only finished trials (`TERMINATED`) count.
     """
-    done = trials[trials["status"] == "TERMINATED"] if "status" in trials else trials
+    done = finished(trials)
     if metrics is None:
         metrics = [m for m in NUMERIC_METRICS if m in done]
+    numbers = {m: pd.to_numeric(done[m], errors="coerce").astype("float64") for m in metrics}
+    methods = {m: interval_method(numbers[m].to_numpy(), m) for m in metrics}
     rows = []
-    methods: dict[str, str] = {}
-    for key, group in done.groupby(by, dropna=False, sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        row: dict[str, Any] = dict(zip(by, key, strict=True))
-        row["n"] = len(group)
+    for key, group in groups(done, by, sort=True):
+        row: dict[str, Any] = {**key, "n": len(group)}
         for metric in metrics:
-            values = pd.to_numeric(group[metric], errors="coerce").astype("float64").dropna()
-            values = values.to_numpy()
-            low, high = metric_interval(values, metric)
-            if len(values) > 1:
-                methods.setdefault(metric, interval_method(values, metric))
-            row |= {
-                f"{metric}_mean": float(values.mean()) if len(values) else np.nan,
-                f"{metric}_gmean": geometric_mean(values),
-                f"{metric}_std": float(values.std(ddof=1)) if len(values) > 1 else np.nan,
-                f"{metric}_ci_low": low,
-                f"{metric}_ci_high": high,
-                f"{metric}_count": len(values),
-            }
+            values = numbers[metric].loc[group.index].dropna().to_numpy()
+            row |= _summary(values, metric, methods[metric])
         if "solved" in group:
-            solved = int(group["solved"].fillna(False).astype(bool).sum())
-            low, high = wilson_interval(solved, len(group))
-            row |= {
-                "solved_count": solved,
-                "solved_rate": solved / len(group),
-                "solved_ci_low": low,
-                "solved_ci_high": high,
-            }
+            row |= _solved_summary(group)
         rows.append(row)
     out = pd.DataFrame(rows)
     for column in by:  # keep the key columns' dtypes (Int64, Float64 with NA, string)
@@ -257,11 +224,10 @@ def frontier(trials: pd.DataFrame, majority: int | None = None) -> pd.DataFrame:
     agg = aggregate(trials, [*group, x], metrics=[])
     everywhere = sorted(trials[x].dropna().unique())
     out = []
-    for key, levels in agg.groupby(group, dropna=False, sort=False):
-        key = key if isinstance(key, tuple) else (key,)
+    for key, levels in groups(agg, group):
         levels = levels.sort_values(x).reset_index(drop=True)
         at, monotone = walk_up(levels, x, majority)
-        row: dict[str, Any] = dict(zip(group, key, strict=True))
+        row: dict[str, Any] = dict(key)
         below = levels.iloc[at] if at is not None else None
         first_failed = 0 if at is None else at + 1
         above = levels.iloc[first_failed] if first_failed < len(levels) else None
@@ -291,28 +257,18 @@ NOISE_FLOOR = "seed"
 NOISE_COLUMN = "(noise)"  # the floor when seed was not swept: a column of random draws
 
 
-def axis_importance(trials: pd.DataFrame, seed: int = 0, folds: int = 5) -> pd.DataFrame:
-    """Out-of-sample permutation importance of each swept axis for test accuracy (in the
-    spirit of Greff et al. 2017's fANOVA): a random forest is fitted on all folds but one
-    (`folds`-fold cross-validation) and each axis is shuffled in the held-out fold; the
-    rise in mean squared error there, over folds and repeats, is the axis's importance.
+def ranked_axes(trials: pd.DataFrame) -> list[str]:
+    """The swept `config.RANKABLE_FIELDS` axes of `trials`; seq_len only where it is not a
+    function of gap (seq_len: gap+K makes it the same axis twice)."""
+    axes = [c for c in RANKABLE_FIELDS if swept(trials, c)]
+    if "seq_len" in axes and "gap" in axes and "seq_len" not in facets(trials):
+        axes.remove("seq_len")
+    return axes
 
-    The seed is noise by construction, so it is the floor: an axis stands above it
-    (`above_floor`) when its importance exceeds the seed's by more than twice their
-    combined standard errors over the folds (each fold's mean over its repeats is one
-    draw). With one seed, a column of random draws takes its place.
-    Empty with fewer than 2 axes or 8 trials."""
-    from sklearn.ensemble import RandomForestRegressor
-    from sklearn.inspection import permutation_importance
-    from sklearn.model_selection import KFold
 
-    columns = ["axis", "importance", "std", "above_floor"]
-    done = trials[(trials["status"] == "TERMINATED") & trials["test_acc"].notna()]
-    axes = [c for c in RANKABLE_FIELDS if c in done and done[c].nunique(dropna=False) > 1]
-    if "seq_len" in axes and "gap" in axes and "seq_len" not in facets(done):
-        axes.remove("seq_len")  # a function of gap here (seq_len: gap+K), not an axis of its own
-    if len([a for a in axes if a != NOISE_FLOOR]) < 2 or len(done) < 8:
-        return pd.DataFrame(columns=columns)
+def _features(done: pd.DataFrame, axes: list[str], seed: int) -> pd.DataFrame:
+    """The axes as numbers a forest can split on (categories as codes, clipping off as 0),
+    and a column of random draws as the noise floor when the seed was not swept."""
     features = pd.DataFrame(index=done.index)
     for axis in axes:
         column = done[axis]
@@ -322,12 +278,22 @@ def axis_importance(trials: pd.DataFrame, seed: int = 0, folds: int = 5) -> pd.D
             features[axis] = column.astype("float64")
         else:
             features[axis] = column.astype("category").cat.codes
-    floor = NOISE_FLOOR if NOISE_FLOOR in axes else NOISE_COLUMN
-    if floor == NOISE_COLUMN:
+    if NOISE_FLOOR not in axes:
         features[NOISE_COLUMN] = np.random.default_rng(seed).random(len(features))
-    target = done["test_acc"].to_numpy()
-    draws = {name: [] for name in features.columns}
-    splits = KFold(n_splits=min(folds, len(done) // 2), shuffle=True, random_state=seed)
+    return features
+
+
+def _fold_importances(
+    features: pd.DataFrame, target: np.ndarray, seed: int, folds: int
+) -> dict[str, list[float]]:
+    """Per feature, its permutation importance in each held-out fold (the mean over that
+    fold's repeats: folds are the units), as the rise in mean squared error."""
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.inspection import permutation_importance
+    from sklearn.model_selection import KFold
+
+    draws: dict[str, list[float]] = {name: [] for name in features.columns}
+    splits = KFold(n_splits=min(folds, len(features) // 2), shuffle=True, random_state=seed)
     for train, test in splits.split(features):
         model = RandomForestRegressor(n_estimators=100, random_state=seed, min_samples_leaf=2)
         model.fit(features.iloc[train], target[train])
@@ -340,15 +306,36 @@ def axis_importance(trials: pd.DataFrame, seed: int = 0, folds: int = 5) -> pd.D
             scoring="neg_mean_squared_error",
         )
         for name, values in zip(features.columns, result.importances, strict=True):
-            draws[name].append(float(np.mean(values)))  # one draw per fold: folds are the units
-    stats = {
-        name: (float(np.mean(v)), float(np.std(v, ddof=1)), len(v)) for name, v in draws.items()
-    }
-    floor_mean, floor_std, n = stats[floor]
+            draws[name].append(float(np.mean(values)))
+    return draws
+
+
+def axis_importance(trials: pd.DataFrame, seed: int = 0, folds: int = 5) -> pd.DataFrame:
+    """Out-of-sample permutation importance of each swept axis for test accuracy (in the
+    spirit of Greff et al. 2017's fANOVA): a random forest is fitted on all folds but one
+    (`folds`-fold cross-validation) and each axis is shuffled in the held-out fold; the
+    rise in mean squared error there, over folds and repeats, is the axis's importance.
+
+    The seed is noise by construction, so it is the floor: an axis stands above it
+    (`above_floor`) when its importance exceeds the seed's by more than twice their
+    combined standard errors over the folds (each fold's mean over its repeats is one
+    draw). With one seed, a column of random draws takes its place.
+    Empty with fewer than 2 axes or 8 trials."""
+    columns = ["axis", "importance", "std", "above_floor"]
+    done = finished(trials)
+    done = done[done["test_acc"].notna()]
+    axes = ranked_axes(done)
+    if len([a for a in axes if a != NOISE_FLOOR]) < 2 or len(done) < 8:
+        return pd.DataFrame(columns=columns)
+    features = _features(done, axes, seed)
+    draws = _fold_importances(features, done["test_acc"].to_numpy(), seed, folds)
+    floor = NOISE_FLOOR if NOISE_FLOOR in axes else NOISE_COLUMN
+    floor_draws = draws[floor]
     rows = []
-    for name, (mean, std, _) in stats.items():
-        margin = 2 * np.sqrt((std**2 + floor_std**2) / n)
-        above = name != floor and mean - floor_mean > margin
+    for name, values in draws.items():
+        mean, std = float(np.mean(values)), float(np.std(values, ddof=1))
+        margin = 2 * np.sqrt((std**2 + np.var(floor_draws, ddof=1)) / len(values))
+        above = name != floor and mean - float(np.mean(floor_draws)) > margin
         rows.append({"axis": name, "importance": mean, "std": std, "above_floor": above})
     return pd.DataFrame(rows, columns=columns).sort_values(
         "importance", ascending=False, ignore_index=True

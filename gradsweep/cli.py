@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-import math
 import os
 import sys
 import time
@@ -25,6 +24,7 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from gradsweep import config as config_module
 from gradsweep.config import TrialConfig, estimate_memory_bytes
 from gradsweep.errors import ConfigError
+from gradsweep.metrics import HEADLINE, LIVE_COLUMNS, format_number
 from gradsweep.records import strict_json
 
 app = typer.Typer(
@@ -71,26 +71,13 @@ def _quiet_tensorflow() -> None:
         os.close(devnull)
 
 
-def _fmt(value: float | None, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return (
-        f"{value:.{digits}g}" if abs(value) < 1e-2 or abs(value) >= 1e4 else f"{value:.{digits}f}"
-    )
+def _fmt(value: float | None) -> str:
+    """A measured number as reports write it (`metrics.format_number`), missing as '-'."""
+    return format_number(value, missing="-")
 
 
-EPOCH_COLUMNS = (
-    ("epoch", "ep"),
-    ("samples_seen", "samples"),
-    ("train_loss", "loss"),
-    ("val_acc", "val acc"),
-    ("grad_norm_mean", "|g|"),
-    ("grad_norm_max", "|g| max"),
-    ("clip_fraction", "clip"),
-    ("signal_grad_ratio", "sig/last"),
-    ("spectral_radius", "ρ(W)"),
-    ("time_s", "s"),
-)
+# The live per-epoch table's (metric, header) columns: those the metrics table gives one.
+EPOCH_COLUMNS = tuple(LIVE_COLUMNS)
 
 
 def _epoch_table(title: str) -> Table:
@@ -623,9 +610,9 @@ def results(
 
     trials = load_results(name, _storage(storage)).trials
     if show_frontier:
-        from gradsweep.analysis import frontier
+        from gradsweep.analysis import finished, frontier
 
-        done = trials[trials["status"] == "TERMINATED"]
+        done = finished(trials)
         if done.empty:
             out.print("no trial has finished yet: no frontier to show")
             return
@@ -642,7 +629,7 @@ def results(
     elif format is Format.json:
         text = trials.to_json(orient="records", indent=1)
     elif show_frontier:
-        text = trials.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.3g}")
+        text = trials.to_string(index=False, na_rep="-", float_format=_fmt)
     else:
         text = _trials_table_text(trials)
     if out_file is None:
@@ -654,22 +641,13 @@ def results(
 def _trials_table_text(trials) -> str:
     """The trial table for a terminal: ids and status, the settings the sweep varies (as the
     spec writes them: clipping 'off', floats as 1.0), and the headline metrics."""
-    metrics = [
-        "epochs_run",
-        "test_acc",
-        "solved",
-        "samples_to_solve",
-        "grad_norm_first",
-        "grad_norm_max",
-        "signal_grad_ratio_init",
-        "diverged",
-    ]
+    metrics = HEADLINE
     settings = [c for c in _swept_columns(trials) if c != "seed"] + ["seed"]
     shown = trials[[c for c in ["trial_id", "status", *settings, *metrics] if c in trials]].copy()
     for column in settings:
         if str(shown[column].dtype) in ("float64", "Float64"):
             shown[column] = [config_module.format_value(column, v) for v in shown[column]]
-    return shown.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.3g}")
+    return shown.to_string(index=False, na_rep="-", float_format=_fmt)
 
 
 @app.command()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from gradsweep.analysis import dependency_axis, frontier, frontier_groups
+from gradsweep.analysis import dependency_axis, finished, frontier, frontier_groups
 from gradsweep.config import group_label
 from gradsweep.results import ResultSet, status_counts
 
@@ -43,7 +43,7 @@ def snapshot(results: ResultSet) -> Snapshot:
     x = dependency_axis(trials)
     models = frontier_groups(trials)
     labelled = trials.assign(_model=trials.apply(lambda r: _label(r, models), axis=1))
-    done = labelled[labelled["status"] == "TERMINATED"]
+    done = finished(labelled)
     live = labelled[labelled["status"].isin(["RUNNING", "PENDING", "PAUSED"])]
     levels = sorted(labelled[x].dropna().unique())
     rows = sorted(labelled["_model"].unique())

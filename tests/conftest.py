@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from tests.helpers import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 @pytest.fixture

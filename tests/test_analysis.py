@@ -7,9 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from gradsweep.analysis import aggregate, axis_importance, frontier, wilson_interval
+from gradsweep import analysis
+from gradsweep.analysis import aggregate, axis_importance, frontier
+from gradsweep.intervals import wilson_interval
 from gradsweep.results import load_results
-from tests.synthetic import trial_tables
+from tests.helpers import trial_tables
 
 
 def outcomes(levels: dict[int, list[bool]], arch: str = "rnn", clip=None) -> pd.DataFrame:
@@ -211,3 +213,27 @@ def test_dependency_axis_follows_the_trials_tasks(task_column, gaps, expected):
 
     trials = pd.DataFrame({"task": task_column, "gap": pd.array(gaps, dtype="Int64")})
     assert dependency_axis(trials) == expected
+
+
+def test_finished_keeps_only_terminated_trials():
+    trials = trial_tables(seeds=(0,))[0]
+    trials.loc[trials.index[:3], "status"] = ["RUNNING", "ERROR", "PENDING"]
+    assert len(analysis.finished(trials)) == len(trials) - 3
+    assert analysis.finished(trials.drop(columns="status")).equals(trials.drop(columns="status"))
+
+
+def test_groups_yield_dicts_and_keep_na_keys():
+    trials = trial_tables(archs=("rnn",), gaps=(5,), seeds=(0, 1))[0]  # clip off and 1.0
+    found = {(key["arch"], key["clip_norm"]): len(rows) for key, rows in
+             analysis.groups(trials, ["arch", "clip_norm"])}  # fmt: skip
+    assert len(found) == 2 and found[("rnn", 1.0)] == 2
+    (na_key,) = [k for k in found if pd.isna(k[1])]  # the unclipped group is not dropped
+    assert found[na_key] == 2
+    assert [(key, len(rows)) for key, rows in analysis.groups(trials, [])] == [({}, 4)]
+
+
+def test_select_matches_na_to_na():
+    trials = trial_tables(archs=("rnn", "gru"), gaps=(5,), seeds=(0,))[0]
+    unclipped = analysis.select(trials, {"arch": "gru", "clip_norm": pd.NA})
+    assert len(unclipped) == 1 and pd.isna(unclipped["clip_norm"].iloc[0])
+    assert len(analysis.select(trials, {"clip_norm": 1.0})) == 2

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from gradsweep.results import load_results
-from tests.faults.conftest import Driver, epochs_of, trial_dirs, wait_for
+from tests.helpers import Driver, epochs_of, trial_dirs, wait_for
 
 ROOT = Path(__file__).parent.parent
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from gradsweep.compare import compare, newcombe_interval, paired_interval
 from gradsweep.errors import ConfigError
-from tests.synthetic import trial_tables
+from tests.helpers import trial_tables
 
 
 def planted() -> pd.DataFrame:

@@ -8,14 +8,9 @@ from gradsweep import TrialConfig, diagnostics, tasks
 from gradsweep.config import VARIABLE_GROUPS
 from gradsweep.loop import Trainer
 from gradsweep.models import build_model, candidate_recurrent_kernel, objective, variable_groups
+from tests.helpers import bce
 
 ARCHS = ["rnn", "lstm", "gru"]
-
-
-def bce(y, p):
-    """Binary cross-entropy per sequence, written out (Keras clips p to [1e-7, 1 - 1e-7])."""
-    p = tf.clip_by_value(p, 1e-7, 1 - 1e-7)
-    return -tf.reduce_sum(y * tf.math.log(p) + (1 - y) * tf.math.log(1 - p), axis=-1)
 
 
 def group_by_shape(variable, arch: str, hidden: int) -> str:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from gradsweep import load_results
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 # Columns added since: what an old trial's config meant, and metrics it did not measure.
 ADDED = {

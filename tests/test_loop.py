@@ -8,7 +8,7 @@ from gradsweep import TrialConfig, run_trial, tasks
 from gradsweep.config import VARIABLE_GROUPS
 from gradsweep.loop import Trainer, train_epoch
 from gradsweep.models import build_model, objective, variable_groups
-from tests.test_diagnostics import bce
+from tests.helpers import bce
 
 BETA_2, EPSILON = 0.999, 1e-7  # Keras Adam's defaults
 

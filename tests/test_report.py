@@ -1,34 +1,17 @@
+"""The report: its tables hold the numbers of the analysis, written as the config was
+given; both renderings carry every section; a partial sweep says so."""
+
+from html import escape as html_escape
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from gradsweep.report import findings, write_report
+from gradsweep.analysis import frontier
+from gradsweep.compare import compare, newcombe_interval
+from gradsweep.report import comparison_table, frontier_table, write_report
 from gradsweep.results import ResultSet, load_results
-from tests.synthetic import trial_tables
-
-
-def test_findings_are_computed_from_the_data():
-    a, _, _ = trial_tables(frontier={"rnn": 10, "lstm": 40, "gru": 20})
-    b, _, _ = trial_tables(frontier={"rnn": 5, "lstm": 20, "gru": 40})
-    fa, fb = findings(a), findings(b)
-    assert fa != fb
-    assert any("LSTM · clip off solved gap 40 in 3/3 seeds" in s for s in fa)
-    assert any("GRU · clip off solved gap 40 in 3/3 seeds" in s for s in fb)
-    assert any(s.startswith("Frontier by model") and "LSTM · clip off 40" in s for s in fa)
-    assert fa[0] == "72 of 72 trials finished (none diverged)."
-
-
-def test_too_little_data_is_said():
-    one_seed, _, _ = trial_tables(seeds=(0,))
-    assert any("single seed" in s for s in findings(one_seed))
-    nothing = one_seed.assign(status="RUNNING")
-    assert findings(nothing)[-1].startswith("No trial has finished")
-
-
-def test_no_model_solving_is_reported_as_such():
-    trials, _, _ = trial_tables(frontier={"rnn": 0, "lstm": 0, "gru": 0})
-    sentences = findings(trials)
-    assert any("SimpleRNN · clip off solved no gap in most seeds" in s for s in sentences)
+from tests.helpers import trial_tables
 
 
 @pytest.mark.slow  # writes a whole report, comparison included: about 8 s
@@ -36,12 +19,20 @@ def test_report_from_synthetic_tables(tmp_path):
     trials, epochs, profiles = trial_tables()
     rs = ResultSet("synthetic", trials, epochs, _profiles=profiles, manifest={"trials": 72})
     report = write_report(rs, tmp_path)
+    fronts = report.frontier.set_index(["arch", "clip_norm"])["frontier"]
+    assert fronts.groupby(level="arch").unique().map(list).to_dict() == {
+        "rnn": [10], "lstm": [40], "gru": [20]
+    }  # fmt: skip
+    assert (report.frontier["solved"] == 3).all() and (report.frontier["seeds"] == 3).all()
     html = (tmp_path / "report.html").read_text()
     assert "data:image/png;base64," in html and 'src="http' not in html
     md = (tmp_path / "report.md").read_text()
     for sentence in report.findings:
-        assert sentence in md
+        assert sentence in md and html_escape(sentence) in html
     assert {"test_acc", "gradient_through_time", "frontier", "importance"} <= set(report.figures)
+    for stem in report.figures:  # every figure has its section in both renderings
+        assert f"]({stem}.png)" in md
+    assert md.count("\n## ") == html.count("<h2>")
 
 
 @pytest.mark.slow  # writes a whole report: about 4 s
@@ -69,22 +60,6 @@ def test_a_report_of_a_running_sweep_says_it_is_partial(tmp_path):
 
     assert _written_line(trials.assign(status="TERMINATED"), 24).startswith("Written ")
     assert _written_line(trials.assign(status="TERMINATED"), 30).startswith("Partial")
-
-
-def test_findings_compare_the_test_loss_with_the_tasks_baseline():
-    trials = trial_tables(clips=(None,))[0]
-    trials["task"], trials["gap"] = "adding", pd.NA
-    noise = np.random.default_rng(0).normal(0, 0.002, len(trials))
-    trials["test_loss"] = np.where(trials["arch"] == "rnn", 0.1, 0.2) + noise
-    lines = [line for line in findings(trials) if "baseline" in line]
-    assert len(lines) == 3  # one per model
-    rnn = next(line for line in lines if line.startswith("SimpleRNN"))
-    lstm = next(line for line in lines if line.startswith("LSTM"))
-    assert "always predicting 1" in rnn and rnn.count("(below 0.167)") == 4
-    assert lstm.count("(above 0.167)") == 4 and "seq_len 50: 0.2" in lstm
-    trials.loc[trials["arch"] == "gru", "test_loss"] = [0.1, 0.25, 0.16] * 4  # spans 1/6
-    gru = next(line for line in findings(trials) if line.startswith("GRU") and "baseline" in line)
-    assert gru.count("(at 0.167)") == 4
 
 
 @pytest.mark.slow  # writes a whole report: about 8 s
@@ -133,15 +108,14 @@ def test_two_experiments_with_overlapping_configs_are_reported_together(legacy, 
     assert line in md and md.startswith(f"# gradsweep report: first+{legacy.name}")
 
 
-def test_importance_is_said_against_the_seeds_noise_floor():
-    from gradsweep.analysis import axis_importance
-    from gradsweep.report import importance_sentences
-
-    trials, _, _ = trial_tables(frontier={"rnn": 40, "lstm": 40, "gru": 40}, gaps=(5, 10, 80))
-    (line,) = importance_sentences(axis_importance(trials))
-    assert "against the seed as the noise floor" in line
-    assert "above it: gap" in line and "at it (indistinguishable from noise): " in line
-    assert line.endswith("arch, clip_norm.") or line.endswith("clip_norm, arch.")
+def test_the_frontier_table_writes_config_values_as_the_config_gave_them():
+    trials = trial_tables(archs=("lstm",), clips=(None,))[0]
+    wide = trials.assign(forget_bias=5.0, trial_id=trials["trial_id"] + "b")
+    both = pd.concat([trials, wide], ignore_index=True)
+    both["forget_bias"] = both["forget_bias"].astype("Float64")
+    shown = frontier_table(frontier(both))
+    assert shown["forget_bias"].tolist() == ["1.0", "5.0"]  # not 1 and 5
+    assert shown["frontier"].tolist() == ["40", "40"] and shown["seeds"].tolist() == ["3", "3"]
 
 
 def test_fit_name_keeps_names_that_fit_and_shortens_the_rest_deterministically():
@@ -193,3 +167,18 @@ def test_an_os_error_on_a_users_path_is_one_line_naming_it(legacy, tmp_path, cap
     assert len(err.strip().splitlines()) == 1
     assert main(["results", str(too_long)]) == 2
     assert "File name too long" in capsys.readouterr().err
+
+
+def test_the_comparison_table_holds_the_counts_and_the_differences():
+    trials = trial_tables()[0]
+    lifted = (trials["arch"] == "rnn") & (trials["clip_norm"] == 1.0) & trials["gap"].isin([20, 40])
+    trials.loc[lifted, ["solved", "test_acc", "samples_to_solve"]] = [True, 0.99, 2000]
+    table = comparison_table(compare(trials, "clip_norm"))
+    row = table[(table["arch"] == "rnn") & (table["gap"] == "20")].iloc[0]
+    assert (row["clip_norm"], row["solved (off)"], row["solved"]) == ("1.0", "0/3", "3/3")
+    low, high = newcombe_interval(0, 3, 3, 3)
+    assert row["solved-rate difference"] == f"+1 [{low:+.3g}, {high:+.3g}]"
+    off = trials[(trials["arch"] == "rnn") & (trials["gap"] == 20) & trials["clip_norm"].isna()]
+    diff = 0.99 - off.sort_values("seed")["test_acc"].to_numpy()
+    assert row["test acc (seed-matched)"].startswith(f"{diff.mean():+.3g} [")
+    assert row["samples to solve (seed-matched)"] == "-"  # no seed solved without clipping

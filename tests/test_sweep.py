@@ -1,10 +1,14 @@
 """Sweeps on a real, embedded Ray with tiny trials."""
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -12,6 +16,7 @@ import pytest
 from gradsweep.cli import main
 from gradsweep.config import TrialConfig
 from gradsweep.results import load_results
+from tests.helpers import SEARCH_SPEC
 
 ROOT = Path(__file__).parent.parent
 
@@ -72,31 +77,55 @@ def gradsweep(*args, env, cwd):
     )
 
 
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """`sweeps/smoke.yaml` launched once (6 trials, embedded Ray) for the tests below, each
+    of which checks one promise of the finished sweep."""
+    cwd = tmp_path_factory.mktemp("smoke")
+    ray_tmp = tempfile.mkdtemp(prefix="gsray-", dir="/tmp")  # short: Ray's socket paths
+    env = {**os.environ, "RAY_TMPDIR": ray_tmp, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = gradsweep("launch", str(ROOT / "sweeps/smoke.yaml"), env=env, cwd=cwd)
+    yield SimpleNamespace(proc=proc, env=env, cwd=cwd, experiment=cwd / "results" / "smoke")
+    shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
 @pytest.mark.integration
-def test_smoke_sweep_finishes_with_actor_reuse(ray_env, tmp_path):
-    proc = gradsweep("launch", str(ROOT / "sweeps/smoke.yaml"), env=ray_env, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert re.search(r"6/6 trials finished in \d+:\d\d:\d\d on", proc.stdout)
-    assert "Traceback" not in proc.stderr
-    # stderr is a pipe, not a terminal: progress comes as plain lines, the last at 6/6
-    lines = [line for line in proc.stderr.splitlines() if line.startswith("sweep: ")]
+def test_smoke_sweep_exits_0_and_says_every_trial_finished(smoke):
+    assert smoke.proc.returncode == 0, smoke.proc.stderr[-2000:]
+    assert re.search(r"6/6 trials finished in \d+:\d\d:\d\d on", smoke.proc.stdout)
+    assert "Traceback" not in smoke.proc.stderr
+
+
+@pytest.mark.integration
+def test_progress_on_a_pipe_is_plain_lines_ending_at_all_done(smoke):
+    lines = [line for line in smoke.proc.stderr.splitlines() if line.startswith("sweep: ")]
     assert lines and "sweep: 6/6 done, 0 running, 0 failed, 0 pending" in lines[-1]
     assert "elapsed 0:0" in lines[-1]
-    experiment = tmp_path / "results" / "smoke"
-    results = load_results(experiment)
-    trials = results.trials
+
+
+@pytest.mark.integration
+def test_every_trial_of_the_smoke_sweep_is_read_back_finished(smoke):
+    trials = load_results(smoke.experiment).trials
     assert len(trials) == 6 and set(trials["status"]) == {"TERMINATED"}
-    # Every trial ran in one of at most as many processes as concurrent slots (2 CPUs).
+
+
+@pytest.mark.integration
+def test_trials_reuse_their_worker_processes(smoke):
+    """Every trial ran in one of at most as many processes as concurrent slots (2 CPUs)."""
     pids = {
         json.loads(line)["pid"]
-        for f in experiment.glob("*/result.json")
+        for f in smoke.experiment.glob("*/result.json")
         for line in f.read_text().splitlines()
     }
     assert 1 <= len(pids) <= 2
-    # TensorBoard's own reader parses every trial's events: each metric, the profile as a
-    # histogram, and the config in the HParams dashboard (how a run is told apart).
-    for trial_id in trials["trial_id"]:
-        tags, start = tensorboard_events(experiment / trial_id)
+
+
+@pytest.mark.integration
+def test_tensorboard_reads_every_metric_the_profile_and_the_config(smoke):
+    """TensorBoard's own reader parses every trial's events: each metric, the profile as a
+    histogram, and the config in the HParams dashboard (how a run is told apart)."""
+    for trial_id in load_results(smoke.experiment).trials["trial_id"]:
+        tags, start = tensorboard_events(smoke.experiment / trial_id)
         for metric in TENSORBOARD_SCALARS:
             assert f"ray/tune/{metric}" in tags["scalars"], (metric, trial_id)
         assert "ray/tune/grad_profile" in tags["histograms"]
@@ -105,20 +134,29 @@ def test_smoke_sweep_finishes_with_actor_reuse(ray_env, tmp_path):
         # every field, a None one too: clipping is off in every smoke trial
         assert {f"trial/{field}" for field in TrialConfig.model_fields} <= set(start)
         assert start["trial/clip_norm"].string_value == "off"
-    # Finished trials keep no checkpoint; the manifest says what ran.
-    assert not list(experiment.glob("*/checkpoint_*"))
-    manifest = json.loads((experiment / "gradsweep.json").read_text())
+
+
+@pytest.mark.integration
+def test_finished_trials_keep_no_checkpoint_and_the_manifest_says_what_ran(smoke):
+    assert not list(smoke.experiment.glob("*/checkpoint_*"))
+    manifest = json.loads((smoke.experiment / "gradsweep.json").read_text())
     assert manifest["trials"] == 6 and manifest["versions"]["ray"].startswith("2.60")
     assert manifest["spec"]["name"] == "smoke"
-    # status reads it back without Ray
-    proc = gradsweep("status", "smoke", env=ray_env, cwd=tmp_path)
+
+
+@pytest.mark.integration
+def test_status_reads_the_finished_sweep_back_without_ray(smoke):
+    proc = gradsweep("status", "smoke", env=smoke.env, cwd=smoke.cwd)
     assert proc.returncode == 0 and "6 TERMINATED" in proc.stdout
-    # launching the same name again is refused, pointing to resume, and writes nothing
-    before = sorted(p.name for p in experiment.iterdir())
-    proc = gradsweep("launch", str(ROOT / "sweeps/smoke.yaml"), env=ray_env, cwd=tmp_path)
+
+
+@pytest.mark.integration
+def test_launching_a_name_that_exists_is_refused_pointing_to_resume(smoke):
+    before = sorted(p.name for p in smoke.experiment.iterdir())
+    proc = gradsweep("launch", str(ROOT / "sweeps/smoke.yaml"), env=smoke.env, cwd=smoke.cwd)
     assert proc.returncode == 2 and "gradsweep resume smoke" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
-    assert sorted(p.name for p in experiment.iterdir()) == before
+    assert sorted(p.name for p in smoke.experiment.iterdir()) == before  # nothing written
 
 
 @pytest.mark.integration
@@ -236,20 +274,6 @@ def test_storage_uri_is_kept_whole_in_the_plan(tmp_path):
     plan = prepare(SweepSpec.from_text(TINY_SPEC), storage=f"file://{tmp_path}/out")
     assert plan.experiment == f"file://{tmp_path}/out/tiny"
     assert list(tmp_path.iterdir()) == []  # prepare writes nothing
-
-
-SEARCH_SPEC = """
-name: {name}
-task: recall
-axes:
-  arch: [rnn, gru]
-  gap: [1, 2, 4, 8, 16, 24]
-  seq_len: gap+2
-  seed: [0]
-fixed: {{hidden: 8, lr: 0.01, batch_size: 32, train_size: 512, val_size: 128, test_size: 128,
-        probe_size: 16}}
-budget: {{max_epochs: 3}}
-"""
 
 
 @pytest.mark.integration

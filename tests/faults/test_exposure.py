@@ -10,7 +10,7 @@ Ray's core worker that any Ray driver holds.
 import psutil
 import pytest
 
-from tests.faults.conftest import epochs_of, trial_dirs, wait_for
+from tests.helpers import epochs_of, trial_dirs, wait_for
 
 pytestmark = pytest.mark.integration
 

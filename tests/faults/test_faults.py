@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 
 from gradsweep.results import load_results
-from tests.faults.conftest import epochs_of, trial_dirs, wait_for
-from tests.test_sweep import SEARCH_SPEC
+from tests.helpers import SEARCH_SPEC, epochs_of, trial_dirs, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -1,12 +1,51 @@
-"""Hand-built result tables with a known shape, for plot and report tests."""
+"""Helpers shared by the tests: hand-built result tables, a written-out loss, sweep specs
+and the tools of the tests that drive real processes. Tests import from here, never from
+one another (nor from a conftest), so a test file can be read, run and changed alone."""
 
 from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from gradsweep.config import TABLE_FIELDS
-from gradsweep.results import config_frame
+from gradsweep.frames import config_frame
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# A frontier search's grid: two archs, six gaps, one seed; tiny trials that learn fast.
+SEARCH_SPEC = """
+name: {name}
+task: recall
+axes:
+  arch: [rnn, gru]
+  gap: [1, 2, 4, 8, 16, 24]
+  seq_len: gap+2
+  seed: [0]
+fixed: {{hidden: 8, lr: 0.01, batch_size: 32, train_size: 512, val_size: 128, test_size: 128,
+        probe_size: 16}}
+budget: {{max_epochs: 3}}
+"""
+
+
+def bce(y, p):
+    """Binary cross-entropy per sequence, written out (Keras clips p to [1e-7, 1 - 1e-7])."""
+    import tensorflow as tf  # here, so that tests without TensorFlow do not load it
+
+    p = tf.clip_by_value(p, 1e-7, 1 - 1e-7)
+    return -tf.reduce_sum(y * tf.math.log(p) + (1 - y) * tf.math.log(1 - p), axis=-1)
+
+
+# --- hand-built result tables with a known shape, for plot, report and analysis tests ---
 
 
 def trial_tables(
@@ -102,3 +141,55 @@ def trial_tables(
     trials["solved"] = trials["solved"].astype("boolean")
     trials["samples_to_solve"] = trials["samples_to_solve"].astype("Int64")
     return trials, pd.DataFrame(epoch_rows), pd.DataFrame(profile_rows)
+
+
+# --- real processes: a sweep driver, and waiting on files -------------------------------
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 120, what: str = "") -> object:
+    """Poll a condition on files or processes (nothing here can be awaited directly)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what or predicate}")
+
+
+def epochs_of(trial_dir: Path) -> list[dict]:
+    path = trial_dir / "epochs.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def trial_dirs(experiment: Path) -> list[Path]:
+    return sorted(p.parent for p in experiment.glob("*/params.json"))
+
+
+class Driver:
+    """`gradsweep` in its own process group, so a test can kill it and all Ray left behind."""
+
+    def __init__(self, args: list[str], env: dict, cwd: Path):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gradsweep.cli", *args],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float = 120) -> tuple[int, str, str]:
+        out, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, out, err
+
+    def kill_all(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()

@@ -1,0 +1,86 @@
+"""Figures from the tidy tables: DataFrame in, matplotlib Figure out (never shown here).
+
+`heatmaps` draws a metric over model and dependency level and the gradient through time;
+`curves` the learning curves, the frontier, axis importance and the comparison curves;
+`canvas` what they share (colours, model order, text that fits, saving). `for_report`
+is the report's figure layout: which figures it shows, in which order, under which title.
+Figures are made without pyplot, so nothing here touches matplotlib's global backend or
+figure registry: a notebook's inline display keeps working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from gradsweep.metrics import REPORT_HEATMAPS
+from gradsweep.metrics import metric as metric_row
+from gradsweep.plots.canvas import OKABE_ITO, save
+from gradsweep.plots.curves import (
+    compare_curves,
+    final_profiles,
+    frontier,
+    importance,
+    learning_curves,
+)
+from gradsweep.plots.heatmaps import gradient_through_time, heatmap
+
+__all__ = [
+    "OKABE_ITO",
+    "compare_curves",
+    "final_profiles",
+    "for_report",
+    "frontier",
+    "gradient_through_time",
+    "heatmap",
+    "importance",
+    "learning_curves",
+    "save",
+]
+
+# (file stem, section title, what draws it), drawn only when the report writes it.
+Planned = tuple[str, str, Callable[[], Figure]]
+
+
+def _by(metric: str, axis: str) -> str:
+    label = metric_row(metric).label
+    return f"{label[:1].upper()}{label[1:]} by {axis}"
+
+
+def for_report(
+    tables: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
+    ranked: pd.DataFrame,
+    axis: str | None = None,
+) -> list[Planned]:
+    """The report's figures in order, from the finished trials, their epochs and profiles
+    (`tables`) and the axis importance (`ranked`): a heatmap of every metric the metrics
+    table gives a report section (when measured), the gradient through time, learning
+    curves, the frontier and importance; with a compared `axis`, its curves too."""
+    done, epochs, profiles = tables
+    planned: list[Planned] = [
+        (name, title, partial(heatmap, done, name))
+        for name, title in REPORT_HEATMAPS
+        if name in done and done[name].notna().any()
+    ]
+    planned += [
+        ("gradient_through_time", "Gradient through time, before training",
+         partial(gradient_through_time, profiles, done, epoch=0)),
+        ("learning_curves", "Learning curves", partial(learning_curves, epochs, done)),
+        ("frontier", "Trainability frontier", partial(frontier, done)),
+        ("importance", "Which axes matter", partial(importance, ranked)),
+    ]  # fmt: skip
+    if axis is None:
+        return planned
+    planned += [
+        ("compare_val_acc", _by("val_acc", axis),
+         partial(compare_curves, epochs, done, axis, "val_acc")),
+        ("compare_profiles", f"Gradient reaching each input after training, by {axis}",
+         partial(final_profiles, profiles, done, axis)),
+    ]  # fmt: skip
+    if "clip_fraction" in epochs and done["clip_norm"].notna().any():
+        planned.append(("compare_clip_fraction", _by("clip_fraction", axis),
+                        partial(compare_curves, epochs, done, axis, "clip_fraction")))  # fmt: skip
+    return planned
