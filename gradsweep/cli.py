@@ -421,7 +421,7 @@ def resume(
 ) -> int:
     """Continue an interrupted sweep; finished trials are not run again."""
     from gradsweep import sweep
-    from gradsweep.experiment import experiment_location
+    from gradsweep.layout import experiment_location
 
     path = experiment_location(name, _storage(storage))
     plan = sweep.prepare_resume(path, address or os.environ.get("RAY_ADDRESS"))
@@ -610,7 +610,7 @@ def watch(
 
     from rich.console import Group
 
-    from gradsweep.experiment import experiment_location
+    from gradsweep.layout import experiment_location
     from gradsweep.results import load_results
     from gradsweep.watch import snapshot
 

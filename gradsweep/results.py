@@ -1,7 +1,7 @@
 """An experiment directory into tidy pandas DataFrames, without a running Ray.
 
 `load_results(name_or_path)` reads every trial's `params.json` and `epochs.jsonl` (the
-layout is `gradsweep.experiment`'s) and the statuses Tune recorded in its experiment state
+layout is `gradsweep.layout`'s) and the statuses Tune recorded in its experiment state
 (plain JSON; nothing is unpickled), and returns `ResultSet.trials`, `.epochs` and
 `.profiles`. Every trial's log goes through one columnar reader (Arrow's JSON reader over
 one buffer). The tables are cached as parquet next to the experiment and rebuilt when a
@@ -13,24 +13,40 @@ from __future__ import annotations
 import json
 import logging
 import os
-import typing
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.json as pajson
 
-from gradsweep import experiment as layout
+from gradsweep import layout
 from gradsweep.analysis import aggregate, wilson_interval
-from gradsweep.config import TABLE_FIELDS, TrialConfig
-from gradsweep.experiment import CACHE_DIR, STATUSES, experiment_location, experiment_path
-from gradsweep.records import EPOCH_FIELDS, SUMMARY_FIELDS, Summary, summarize_epochs
+from gradsweep.layout import CACHE_DIR, STATUSES, experiment_location, experiment_path
+from gradsweep.mirror import mirror
+from gradsweep.records import SUMMARY_FIELDS, summarize_epochs
+from gradsweep.results_cache import (
+    cache_paths,
+    cache_profiles,
+    fingerprint,
+    read_cached,
+    write_cache,
+)
+from gradsweep.storage_io import read_json
+from gradsweep.tables import (
+    CONFIG_FIELDS,
+    EPOCH_COLUMNS,
+    config_frame,
+    epoch_profiles,
+    profile_frame,
+    summary_frame,
+    typed_epochs,
+)
+from gradsweep.tune_state import read_statuses, trial_status
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +59,6 @@ __all__ = [
     "status_counts",
     "wilson_interval",
 ]
-
-CACHE_VERSION = 3
-CONFIG_FIELDS = list(TABLE_FIELDS)
-EPOCH_COLUMNS = [f for f in EPOCH_FIELDS if f != "grad_profile"]
 
 
 @dataclass
@@ -77,81 +89,6 @@ class ResultSet:
         if self._profiles is None:
             self._profiles = self._loader()
         return self._profiles
-
-
-# --- dtypes -----------------------------------------------------------------------------
-
-
-def _dtype(annotation: Any) -> str:
-    """The nullable pandas dtype for a field annotated `annotation` (int, float, bool, str)."""
-    kinds = set(typing.get_args(annotation)) or {annotation}
-    if bool in kinds:
-        return "boolean"
-    if int in kinds:
-        return "Int64"
-    if float in kinds:
-        return "Float64"
-    return "string"
-
-
-CONFIG_DTYPES = {name: _dtype(TrialConfig.model_fields[name].annotation) for name in CONFIG_FIELDS}
-_SUMMARY_HINTS = typing.get_type_hints(Summary)
-# Final metrics: counts and flags nullable, measurements plain float64 with NaN for missing.
-SUMMARY_DTYPES = {
-    f.name: {"boolean": "boolean", "Int64": "Int64"}.get(_dtype(_SUMMARY_HINTS[f.name]), "float64")
-    for f in fields(Summary)
-}
-
-
-def config_frame(configs: list[dict[str, Any]]) -> pd.DataFrame:
-    """The config columns of the trials table, typed from TrialConfig's annotations."""
-    # A field an older gradsweep did not write had the value that is its default now
-    # (activation tanh, optimizer adam, momentum 0), so it is filled, not left NA.
-    defaults = {k: TrialConfig.model_fields[k].default for k in CONFIG_FIELDS}
-    frame = pd.DataFrame(
-        [{k: c.get(k, defaults[k]) for k in CONFIG_FIELDS} for c in configs],
-        columns=CONFIG_FIELDS,
-    )
-    for name, dtype in CONFIG_DTYPES.items():
-        frame[name] = pd.array(frame[name], dtype=dtype)
-    return frame
-
-
-def _summary_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=list(SUMMARY_FIELDS))
-    for name, dtype in SUMMARY_DTYPES.items():
-        if dtype == "float64":
-            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
-        else:
-            frame[name] = pd.array(frame[name].tolist(), dtype=dtype)
-    return frame
-
-
-def _typed_epochs(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.astype({"epoch": "int64", "samples_seen": "int64"})
-    for column in EPOCH_COLUMNS[2:]:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    frame["trial_id"] = frame["trial_id"].astype("string")
-    return frame
-
-
-def _profile_frame(rows: list[tuple[str, int, list[float | None]]]) -> pd.DataFrame:
-    """Profiles given as (trial id, epoch, one value per input position) into tidy rows."""
-    lengths = [len(profile) for _, _, profile in rows]
-    positions = np.concatenate([np.arange(n) for n in lengths]) if rows else np.array([])
-    return pd.DataFrame(
-        {
-            "trial_id": pd.array(np.repeat([r[0] for r in rows], lengths), dtype="string"),
-            "epoch": np.repeat([r[1] for r in rows], lengths).astype("int64"),
-            "position": positions.astype("int64"),
-            "step_back": np.concatenate([np.arange(n)[::-1] for n in lengths]).astype("int64")
-            if rows
-            else np.array([], dtype="int64"),
-            "grad": np.array(
-                [np.nan if g is None else g for _, _, p in rows for g in p], dtype="float64"
-            ),
-        }
-    )
 
 
 # --- the reader -------------------------------------------------------------------------
@@ -208,13 +145,7 @@ def _read_logs(directories: list[Path]) -> tuple[pa.Table | None, np.ndarray]:
 def _build(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, Callable[[], pd.DataFrame]]:
     """The trials and epochs tables, and a function that makes the profiles table."""
     directories = _trial_dirs(path)
-    statuses = layout.read_statuses(pafs.LocalFileSystem(), str(path))
-    table, ids = _read_logs(directories)
-    if table is None:
-        table = pa.table({"epoch": pa.array([], pa.int64())})
-    if "trial_id" in table.column_names:  # the directory names the trial, not the line
-        table = table.drop_columns(["trial_id"])
-    table = table.add_column(0, "trial_id", pa.array(ids, pa.string()))
+    table = _log_table(directories)
     plain = [c for c in ("trial_id", *EPOCH_COLUMNS, "node") if c in table.column_names]
     rows = table.select(plain).to_pandas()
     rows["_row"] = np.arange(len(rows))
@@ -222,15 +153,52 @@ def _build(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, Callable[[], pd.Data
     rows = rows.drop_duplicates(["trial_id", "epoch"], keep="last").sort_values(
         ["trial_id", "epoch"], kind="stable"
     )
-    epochs = _typed_epochs(
-        rows.reindex(columns=["trial_id", *EPOCH_COLUMNS]).reset_index(drop=True)
-    )
+    epochs = typed_epochs(rows.reindex(columns=["trial_id", *EPOCH_COLUMNS]).reset_index(drop=True))
     last = rows.groupby("trial_id", sort=False).tail(1).set_index("trial_id")
     finals = dict(zip(last.index, _finals(table, last["_row"].to_numpy()), strict=True))
+    nodes = last["node"].to_dict() if "node" in last else {}
+    trials = _trials_table(path, directories, epochs, finals, nodes)
+    init_profiles = [
+        (t, 0, f["grad_profile_init"])
+        for t, f in finals.items()
+        if f and f.get("grad_profile_init")
+    ]
+    kept = pa.array(rows["_row"].to_numpy())
+
+    def profiles() -> pd.DataFrame:
+        frames = [profile_frame(init_profiles)]
+        if "grad_profile" in table.column_names:
+            frames.append(
+                epoch_profiles(table.select(["trial_id", "epoch", "grad_profile"]).take(kept))
+            )
+        return pd.concat(frames, ignore_index=True).sort_values(
+            ["trial_id", "epoch", "position"], kind="stable", ignore_index=True
+        )
+
+    return trials, epochs, profiles
+
+
+def _log_table(directories: list[Path]) -> pa.Table:
+    """Every trial's epoch lines, each row's `trial_id` its directory's name."""
+    table, ids = _read_logs(directories)
+    if table is None:
+        table = pa.table({"epoch": pa.array([], pa.int64())})
+    if "trial_id" in table.column_names:  # the directory names the trial, not the line
+        table = table.drop_columns(["trial_id"])
+    return table.add_column(0, "trial_id", pa.array(ids, pa.string()))
+
+
+def _trials_table(
+    path: Path,
+    directories: list[Path],
+    epochs: pd.DataFrame,
+    finals: dict[str, dict[str, Any] | None],
+    nodes: dict[str, Any],
+) -> pd.DataFrame:
+    """One row per trial directory: status (`trial_status`), config, summary, node."""
+    statuses = read_statuses(pafs.LocalFileSystem(), str(path))
     unfinished = epochs[~epochs["trial_id"].isin([t for t, f in finals.items() if f])]
     per_trial = dict(iter(unfinished.groupby("trial_id", sort=False)))
-
-    nodes = last["node"].to_dict() if "node" in last else {}
     summaries, heads, configs = [], [], []
     for directory in directories:
         trial_id = directory.name
@@ -241,141 +209,20 @@ def _build(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, Callable[[], pd.Data
             summary = summarize_epochs(per_trial[trial_id].to_dict("records"))
         else:
             summary = {}
-        status = _status(statuses.get(trial_id), bool(final), trial_id in per_trial, directory)
-        node = nodes.get(trial_id)
-        heads.append({"trial_id": trial_id, "status": status, "node": node})
+        errored = (directory / layout.ERROR).exists()
+        status = trial_status(statuses.get(trial_id), bool(final), trial_id in per_trial, errored)
+        heads.append({"trial_id": trial_id, "status": status, "node": nodes.get(trial_id)})
         summaries.append(summary)
         configs.append(_read_params(directory))
     head = pd.DataFrame(heads, columns=["trial_id", "status", "node"]).astype("string")
-    trials = pd.concat(
-        [
-            head[["trial_id", "status"]],
-            config_frame(configs),
-            _summary_frame(summaries),
-            head[["node"]],
-        ],
-        axis=1,
-    )
-    init_profiles = [
-        (t, 0, f["grad_profile_init"])
-        for t, f in finals.items()
-        if f and f.get("grad_profile_init")
-    ]
-    kept = pa.array(rows["_row"].to_numpy())
-
-    def profiles() -> pd.DataFrame:
-        frames = [_profile_frame(init_profiles)]
-        if "grad_profile" in table.column_names:
-            frames.append(
-                _epoch_profiles(table.select(["trial_id", "epoch", "grad_profile"]).take(kept))
-            )
-        return pd.concat(frames, ignore_index=True).sort_values(
-            ["trial_id", "epoch", "position"], kind="stable", ignore_index=True
-        )
-
-    return trials, epochs, profiles
-
-
-def _status(tune: str | None, final: bool, reported: bool, directory: Path) -> str:
-    """A trial's status: its own records first, since Tune's saved state lags by seconds
-    (a trial that wrote its final row has finished, whatever the state file still says;
-    one that reported epochs has started), else Tune's, else inferred from the files."""
-    if final:
-        return "TERMINATED"
-    if tune is None:
-        return "ERROR" if (directory / layout.ERROR).exists() else "RUNNING"
-    return "RUNNING" if tune == "PENDING" and reported else tune
+    parts = [head[["trial_id", "status"]], config_frame(configs), summary_frame(summaries)]
+    return pd.concat([*parts, head[["node"]]], axis=1)
 
 
 def _finals(table: pa.Table, rows: np.ndarray) -> list[dict[str, Any] | None]:
     if "final" not in table.column_names:
         return [None] * len(rows)
     return table.column("final").take(pa.array(rows)).to_pylist()
-
-
-def _epoch_profiles(sub: pa.Table) -> pd.DataFrame:
-    """The per-epoch `grad_profile` lists flattened without a Python loop over values."""
-    lists = sub.column("grad_profile").combine_chunks()
-    lengths = pc.fill_null(pc.list_value_length(lists), 0).to_numpy()
-    parents = pc.list_parent_indices(lists).to_numpy()
-    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
-    position = np.arange(len(parents)) - starts
-    return pd.DataFrame(
-        {
-            "trial_id": pd.array(
-                sub.column("trial_id").take(parents).to_numpy(zero_copy_only=False),
-                dtype="string",
-            ),
-            "epoch": sub.column("epoch").to_numpy()[parents].astype("int64"),
-            "position": position.astype("int64"),
-            "step_back": (lengths[parents] - 1 - position).astype("int64"),
-            "grad": pc.list_flatten(lists).to_numpy(zero_copy_only=False).astype("float64"),
-        }
-    )
-
-
-# --- the cache --------------------------------------------------------------------------
-
-
-def _fingerprint(path: Path) -> dict[str, Any]:
-    """What the cache depends on: sizes and times of every trial file and of Tune's state."""
-    patterns = [f"*/{layout.PARAMS}", f"*/{layout.EPOCHS}", f"*/{layout.ERROR}"]
-    patterns.append(f"{layout.EXPERIMENT_STATE_PREFIX}*.json")
-    stats = []
-    for name in sorted(str(p) for pattern in patterns for p in path.glob(pattern)):
-        try:
-            st = os.stat(name)
-        except FileNotFoundError:
-            continue
-        stats.append([os.path.relpath(name, path), st.st_size, st.st_mtime_ns])
-    return {"version": CACHE_VERSION, "files": stats}
-
-
-def _cache_paths(path: Path) -> dict[str, Path]:
-    cache = path / CACHE_DIR
-    return {name: cache / f"{name}.parquet" for name in ("trials", "epochs", "profiles")} | {
-        "key": cache / "key.json"
-    }
-
-
-def _write_atomic_frame(frame: pd.DataFrame, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, target)
-
-
-def _write_cache(path: Path, key: dict, frames: tuple[pd.DataFrame, ...]) -> None:
-    paths = _cache_paths(path)
-    try:
-        paths["key"].parent.mkdir(exist_ok=True)
-        paths["profiles"].unlink(missing_ok=True)  # made again, on first use, from these files
-        for name, frame in zip(("trials", "epochs"), frames, strict=True):
-            _write_atomic_frame(frame, paths[name])
-        tmp = paths["key"].with_name(f".key.json.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(key))
-        os.replace(tmp, paths["key"])  # the key last: a half-written cache is never valid
-    except OSError as err:  # a read-only copy of an experiment still loads
-        log.info("results cache not written in %s: %s", path, err)
-
-
-def _read_cached(path: Path, key: dict) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    paths = _cache_paths(path)
-    try:
-        if json.loads(paths["key"].read_text()) != key:
-            return None
-        return pd.read_parquet(paths["trials"]), pd.read_parquet(paths["epochs"])
-    except (OSError, ValueError, json.JSONDecodeError) as err:
-        # A truncated or foreign cache file: rebuild from the trial files.
-        log.info("results cache in %s unusable (%s); rebuilding", path, err)
-        return None
-
-
-def _cache_profiles(path: Path, profiles: pd.DataFrame) -> pd.DataFrame:
-    try:
-        _write_atomic_frame(profiles, _cache_paths(path)["profiles"])
-    except OSError as err:
-        log.info("profiles cache not written in %s: %s", path, err)
-    return profiles
 
 
 # --- entry points -----------------------------------------------------------------------
@@ -404,7 +251,7 @@ def load_results(
     if location.startswith("file://"):
         path = experiment_path(location.removeprefix("file://"))
     elif layout.is_uri(location):
-        path = layout.mirror(location, Path(cache_dir or DEFAULT_CACHE))
+        path = mirror(location, Path(cache_dir or DEFAULT_CACHE))
         loaded = _load(path)
         loaded.path = location
         return loaded
@@ -415,26 +262,26 @@ def load_results(
 
 def _load(path: Path) -> ResultSet:
     """The tables of a local experiment directory, from its parquet cache when still valid."""
-    key = _fingerprint(path)
-    manifest = layout.read_json(pafs.LocalFileSystem(), str(path / layout.MANIFEST)) or {}
-    profiles_file = _cache_paths(path)["profiles"]
-    cached = _read_cached(path, key)
+    key = fingerprint(path)
+    manifest = read_json(pafs.LocalFileSystem(), str(path / layout.MANIFEST)) or {}
+    profiles_file = cache_paths(path)["profiles"]
+    cached = read_cached(path, key)
     if cached is not None:
 
         def load_profiles() -> pd.DataFrame:
             try:
                 return pd.read_parquet(profiles_file)
             except (OSError, ValueError):  # not made yet, or damaged
-                return _cache_profiles(path, _build(path)[2]())
+                return cache_profiles(path, _build(path)[2]())
 
         return ResultSet(str(path), *cached, _loader=load_profiles, manifest=manifest)
     trials, epochs, make_profiles = _build(path)
-    _write_cache(path, key, (trials, epochs))
+    write_cache(path, key, (trials, epochs))
     return ResultSet(
         str(path),
         trials,
         epochs,
-        _loader=lambda: _cache_profiles(path, make_profiles()),
+        _loader=lambda: cache_profiles(path, make_profiles()),
         manifest=manifest,
     )
 

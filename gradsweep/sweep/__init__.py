@@ -1,6 +1,6 @@
 """Sweeps on Ray Tune: the only package in gradsweep that imports Ray.
 
-`trainable` (a thin adapter around `run_trial` and the trial's records), `driver` (start
+`trainable` (a thin adapter around `run_trial`; the records are `gradsweep.trial_store`'s), `driver` (start
 or join Ray, run the Tuner, the outcome), `progress` (the Tune callback), `storage` (where
 an experiment may live), `manifest` (what ran, with which versions).
 """

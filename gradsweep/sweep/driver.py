@@ -20,16 +20,18 @@ import ray
 from pydantic import ValidationError
 from ray import tune
 
-from gradsweep import experiment as layout
+from gradsweep import layout
 from gradsweep.config import estimate_memory_bytes
 from gradsweep.errors import ConfigError
 from gradsweep.frontier_search import FrontierSearch
 from gradsweep.spec import FrontierPlan, Grid, SweepSpec
+from gradsweep.storage_io import filesystem, read_json, write_atomic
 from gradsweep.sweep.manifest import manifest, nodes
 from gradsweep.sweep.progress import ProgressCallback, SweepProgress
 from gradsweep.sweep.searcher import FrontierSearcher
 from gradsweep.sweep.storage import check_name, check_storage_reach, resolve_storage
 from gradsweep.sweep.trainable import FAULT_ENV, WORKER_ENV, trainable_for
+from gradsweep.tune_state import read_statuses
 
 OnProgress = Callable[[SweepProgress], None] | None
 
@@ -122,7 +124,7 @@ def prepare(
     name = check_name(name or spec.name)
     storage = resolve_storage(storage)
     experiment = f"{storage.rstrip('/')}/{name}"
-    fs, path = layout.filesystem(experiment)
+    fs, path = filesystem(experiment)
     exists = fs.get_file_info(path).type != pafs.FileType.NotFound
     if exists or (not layout.is_uri(storage) and os.path.lexists(path)):  # dangling links too
         raise ConfigError(
@@ -216,13 +218,13 @@ def connect(plan: Plan) -> None:
 def run(plan: Plan, on_progress: OnProgress = None) -> SweepOutcome:
     """Create the experiment, start or join Ray, run every trial and wait for them."""
     connect(plan)
-    fs, path = layout.filesystem(plan.experiment)
+    fs, path = filesystem(plan.experiment)
     fs.create_dir(path, recursive=True)
     try:
         resources = {"cpus_per_trial": plan.cpus, "gpus_per_trial": plan.gpus}
         info = manifest(plan.spec, plan.grid, resources)
         info["nodes"] = nodes()
-        layout.write_atomic(fs, f"{path}/{layout.MANIFEST}", json.dumps(info, indent=2))
+        write_atomic(fs, f"{path}/{layout.MANIFEST}", json.dumps(info, indent=2))
         tuner = _tuner(plan, on_progress)
     except BaseException:
         fs.delete_dir(path)  # nothing ran: leave nothing half-made behind
@@ -329,8 +331,8 @@ class ResumePlan:
 
 def prepare_resume(experiment: str, address: str | None = None) -> ResumePlan:
     """Check that `experiment` is a gradsweep experiment Tune can restore; start nothing."""
-    fs, root = layout.filesystem(experiment)
-    info = layout.read_json(fs, f"{root}/{layout.MANIFEST}")
+    fs, root = filesystem(experiment)
+    info = read_json(fs, f"{root}/{layout.MANIFEST}")
     tuner_state = fs.get_file_info(f"{root}/{layout.TUNER_STATE}")
     if info is None or tuner_state.type == pafs.FileType.NotFound:
         raise ConfigError(
@@ -338,7 +340,7 @@ def prepare_resume(experiment: str, address: str | None = None) -> ResumePlan:
             f"(no {layout.MANIFEST} or Tune state)",
             "experiment",
         )
-    statuses = layout.read_statuses(fs, root)
+    statuses = read_statuses(fs, root)
     finished = sum(1 for status in statuses.values() if status == "TERMINATED")
     resources = info.get("resources", {})
     search = _recorded_search(info, experiment)
@@ -382,8 +384,8 @@ def resume(plan: ResumePlan, on_progress: OnProgress = None) -> SweepOutcome:
         resume_unfinished=True,
         resume_errored=True,
     )
-    fs, root = layout.filesystem(plan.experiment)
-    done = {t for t, status in layout.read_statuses(fs, root).items() if status == "TERMINATED"}
+    fs, root = filesystem(plan.experiment)
+    done = {t for t, status in read_statuses(fs, root).items() if status == "TERMINATED"}
     # Tune restores the callbacks pickled with the experiment; the renderer is not among
     # them (see ProgressCallback.__getstate__), so this run's is attached again.
     searcher = tuner._local_tuner._tune_config.search_alg
@@ -405,8 +407,8 @@ def resume(plan: ResumePlan, on_progress: OnProgress = None) -> SweepOutcome:
 
 
 def _grid_size(experiment: str) -> int | None:
-    fs, root = layout.filesystem(experiment)
-    return (layout.read_json(fs, f"{root}/{layout.MANIFEST}") or {}).get("trials")
+    fs, root = filesystem(experiment)
+    return (read_json(fs, f"{root}/{layout.MANIFEST}") or {}).get("trials")
 
 
 def _outcome(results, experiment: str, total: int, grid: int | None = None) -> SweepOutcome:
@@ -421,8 +423,8 @@ def _outcome(results, experiment: str, total: int, grid: int | None = None) -> S
         diverged += bool((metrics.get("final") or {}).get("diverged"))
         if "pid" in metrics:
             workers.add((metrics.get("node"), metrics["pid"]))
-    fs, root = layout.filesystem(experiment)
-    statuses = layout.read_statuses(fs, root)
+    fs, root = filesystem(experiment)
+    statuses = read_statuses(fs, root)
     if grid is not None:  # a frontier search: what ran is the total
         total = len(statuses)
     terminated = sum(1 for status in statuses.values() if status == "TERMINATED")

@@ -16,8 +16,10 @@ from typing import Any
 import pyarrow.fs as pafs
 from ray.tune.search import Searcher
 
-from gradsweep import experiment as layout
+from gradsweep import layout
 from gradsweep.frontier_search import FINISHED, FrontierSearch
+from gradsweep.storage_io import filesystem, read_json
+from gradsweep.tune_state import read_trials
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +55,13 @@ class FrontierSearcher(Searcher):
         own final record says the same and is read when the result does not."""
         if "final/solved" in result:
             return bool(result["final/solved"])
-        fs, root = layout.filesystem(self.experiment)
-        final = layout.read_json(fs, f"{root}/{trial_id}/{layout.FINAL}") or {}
+        fs, root = filesystem(self.experiment)
+        final = read_json(fs, f"{root}/{trial_id}/{layout.FINAL}") or {}
         return bool((final.get("final") or {}).get("solved"))
 
     def _recorded_config(self, trial_id: str) -> dict[str, Any] | None:
-        fs, root = layout.filesystem(self.experiment)
-        params = layout.read_json(fs, f"{root}/{trial_id}/{layout.PARAMS}")
+        fs, root = filesystem(self.experiment)
+        params = read_json(fs, f"{root}/{trial_id}/{layout.PARAMS}")
         return None if params is None else params.get("trial")
 
     def save(self, checkpoint_path: str) -> None:
@@ -75,18 +77,18 @@ class FrontierSearcher(Searcher):
     def sync_with_records(self, set_aside: bool = True) -> None:
         """Bring the walk up to what the experiment directory says happened; `set_aside`
         moves unfinished trials that Tune does not know into `.abandoned/`."""
-        fs, root = layout.filesystem(self.experiment)
-        known = layout.read_trials(fs, root)  # what Tune will restore
+        fs, root = filesystem(self.experiment)
+        known = read_trials(fs, root)  # what Tune will restore
         selector = pafs.FileSelector(root, allow_not_found=True)
         for info in fs.get_file_info(selector):
             if info.type != pafs.FileType.Directory or info.base_name.startswith("."):
                 continue
             trial_id = info.base_name
-            params = layout.read_json(fs, f"{info.path}/{layout.PARAMS}")
+            params = read_json(fs, f"{info.path}/{layout.PARAMS}")
             if params is None:
                 continue
             config = params.get("trial", params)
-            final = layout.read_json(fs, f"{info.path}/{layout.FINAL}")
+            final = read_json(fs, f"{info.path}/{layout.FINAL}")
             if final is not None:
                 self.search.record(config, bool((final.get("final") or {}).get("solved")))
             elif trial_id in known:
