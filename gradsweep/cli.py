@@ -782,6 +782,7 @@ def report(
     sweep runs (the report says it is partial, and when)."""
     import time
 
+    from gradsweep.layout import name_of
     from gradsweep.report import write_report
     from gradsweep.results import load_results
 
@@ -792,7 +793,7 @@ def report(
         target = Path("reports") / "+".join(loaded.experiments)
         target.parent.mkdir(exist_ok=True)
     elif out_dir is None and "://" in loaded.path:  # a remote experiment's report: here
-        target = Path("reports") / Path(loaded.path).name
+        target = Path("reports") / name_of(loaded.path)
         target.parent.mkdir(exist_ok=True)
     if target.exists() and not target.is_dir():
         raise ConfigError(f"--out: {str(target)!r} is not a directory", "--out")

@@ -293,7 +293,7 @@ def combine(sets: list[ResultSet]) -> ResultSet:
     `experiments` how many rows each contributed."""
     if len(sets) == 1:
         return sets[0]
-    names = _unique_names([Path(rs.path.rstrip("/")).name for rs in sets])
+    names = _unique_names([layout.name_of(rs.path) for rs in sets])
     clash = pd.concat([rs.trials["trial_id"] for rs in sets]).duplicated().any()
     trials, epochs, profiles = [], [], []
     seen: set[tuple] = set()

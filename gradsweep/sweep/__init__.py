@@ -1,8 +1,8 @@
 """Sweeps on Ray Tune: the only package in gradsweep that imports Ray.
 
-`trainable` (a thin adapter around `run_trial`; the records are `gradsweep.trial_store`'s), `driver` (start
-or join Ray, run the Tuner, the outcome), `progress` (the Tune callback), `storage` (where
-an experiment may live), `manifest` (what ran, with which versions).
+`trainable` (a thin adapter around `run_trial`; the records are `gradsweep.trial_store`'s),
+`driver` (start or join Ray, run the Tuner, the outcome), `progress` (the Tune callback),
+`storage` (where an experiment may live), `manifest` (what ran, with which versions).
 """
 
 from gradsweep.sweep.driver import (

@@ -123,7 +123,7 @@ def prepare(
         )
     name = check_name(name or spec.name)
     storage = resolve_storage(storage)
-    experiment = f"{storage.rstrip('/')}/{name}"
+    experiment = layout.join(storage, name)
     fs, path = filesystem(experiment)
     exists = fs.get_file_info(path).type != pafs.FileType.NotFound
     if exists or (not layout.is_uri(storage) and os.path.lexists(path)):  # dangling links too
@@ -346,7 +346,7 @@ def prepare_resume(experiment: str, address: str | None = None) -> ResumePlan:
     search = _recorded_search(info, experiment)
     return ResumePlan(
         experiment=experiment,
-        name=experiment.rstrip("/").rsplit("/", 1)[-1],
+        name=layout.name_of(experiment),
         total=len(statuses) if search else int(info.get("trials", len(statuses))),
         finished=finished,
         cpus=float(resources.get("cpus_per_trial", 1)),
