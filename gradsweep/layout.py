@@ -45,8 +45,6 @@ EXPERIMENT_STATE_PREFIX = "experiment_state-"
 TUNER_STATE = "tuner.pkl"
 DRIVER_LOG = "driver.log"
 CACHE_DIR = ".gradsweep-cache"
-# Trials a frontier search's resume set aside: unfinished and unknown to Tune's state.
-ABANDONED = ".abandoned"
 # Ray Tune's trial status strings.
 STATUSES = ("TERMINATED", "ERROR", "RUNNING", "PENDING", "PAUSED")
 # The manifest's `layout` for experiments whose trial directories are named by config;
@@ -74,10 +72,19 @@ def join(location: str, *names: str) -> str:
     return urlunsplit(parts._replace(path=path))
 
 
+def split(location: str) -> tuple[str, str]:
+    """A location as (its parent, its last name); the inverse of `join` (query kept)."""
+    if not is_uri(location):
+        parent, _, name = location.rstrip("/").rpartition("/")
+        return parent or "/", name
+    parts = urlsplit(location)
+    parent, _, name = parts.path.rstrip("/").rpartition("/")
+    return urlunsplit(parts._replace(path=parent)), name
+
+
 def name_of(location: str) -> str:
     """The last component of a location's path: the experiment's name."""
-    path = urlsplit(location).path if is_uri(location) else location
-    return path.rstrip("/").rsplit("/", 1)[-1]
+    return split(location)[1]
 
 
 def experiment_path(name_or_path: str, storage: str | None = None) -> Path:

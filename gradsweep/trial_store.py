@@ -1,9 +1,10 @@
 """A trial's own records on the experiment's storage: the writer of `gradsweep.layout`.
 
 `TrialStore` appends one strict JSON line per epoch, keeps the newest saved state and
-writes `final.json` when the trial ends. It needs no Ray: where the trial runs (node id,
-process, granted resources) comes in as an argument from the Ray edge
-(`gradsweep.sweep.trainable`), so a write-then-read round trip runs in a unit test.
+writes `final.json` when the trial ends; `scan_records` reads what every trial directory
+says (config, status, finished, solved), which is all `resume` needs. Neither needs Ray:
+where the trial runs (node id, process, granted resources) comes in as an argument from the
+Ray edge (`gradsweep.sweep.trainable`), so a write-then-read round trip is a unit test.
 """
 
 from __future__ import annotations
@@ -11,14 +12,22 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import pyarrow.fs as pafs
 
 from gradsweep import layout
 from gradsweep.records import EpochMetrics, TrialResult, TrialState, strict_json
-from gradsweep.storage_io import append_line, exists, filesystem, read_json, write_atomic
+from gradsweep.storage_io import (
+    append_line,
+    exists,
+    filesystem,
+    read_json,
+    subdirectories,
+    write_atomic,
+)
+from gradsweep.tune_state import read_statuses, trial_status
 
 _STATE_FILES = ("arrays.npz", "state.json")  # state.json last: it marks a save complete
 
@@ -115,3 +124,44 @@ class TrialStore:
 
 def _copy(source: str, source_fs: pafs.FileSystem, dest: str, dest_fs: pafs.FileSystem) -> None:
     pafs.copy_files(source, dest, source_filesystem=source_fs, destination_filesystem=dest_fs)
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """What an experiment's files say about one trial directory."""
+
+    directory: str
+    config: dict[str, Any]  # as the trainable got it, `{"trial": ...}` unwrapped
+    status: str  # `tune_state.trial_status`: the records first, then Tune's state
+    final: bool  # `final.json` exists
+    solved: bool  # its final row says so (False while unfinished)
+    diverged: bool  # likewise
+
+
+def scan_records(experiment: str) -> dict[str, TrialRecord]:
+    """Every trial directory of `experiment` that holds a `params.json`, by name.
+
+    Reads `params.json` and `final.json` of each, and Tune's newest state (JSON) for the
+    status of those without a final row. No file is unpickled.
+    """
+    fs, root = filesystem(experiment)
+    tune = read_statuses(fs, root)
+    records = {}
+    for info in subdirectories(fs, root):
+        params = read_json(fs, f"{info.path}/{layout.PARAMS}")
+        if params is None:
+            continue  # not a trial (or one Tune created but never started)
+        final = read_json(fs, f"{info.path}/{layout.FINAL}")
+        outcome = (final or {}).get("final") or {}
+        reported = exists(fs, f"{info.path}/{layout.EPOCHS}")
+        errored = exists(fs, f"{info.path}/{layout.ERROR}")
+        name = info.base_name
+        records[name] = TrialRecord(
+            directory=name,
+            config=params.get("trial", params),
+            status=trial_status(tune.get(name), final is not None, reported, errored),
+            final=final is not None,
+            solved=bool(outcome.get("solved")),
+            diverged=bool(outcome.get("diverged")),
+        )
+    return records
