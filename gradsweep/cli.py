@@ -445,6 +445,7 @@ def resume(
     if plan.nothing_to_do:
         out.print(f"nothing to do: all {plan.total} trials of {plan.name} have finished")
         return 0
+    sweep.connect_resume(plan)  # errors that need Ray (a cluster's nodes) come first
     out.print(f"resuming {plan.name}: {plan.finished}/{plan.total} trials finished before")
     started = time.monotonic()
     with _progress_bar(plan.total) as update, _resumable(plan.name):

@@ -9,7 +9,7 @@ the records say is left), `resources` (does a trial fit), `progress` (the Tune c
 from gradsweep.sweep.driver import Plan, SweepOutcome, connect, prepare, run, start_ray
 from gradsweep.sweep.manifest import nodes
 from gradsweep.sweep.progress import ProgressCallback, SweepProgress
-from gradsweep.sweep.resume import ResumePlan, prepare_resume, resume
+from gradsweep.sweep.resume import ResumePlan, connect_resume, prepare_resume, resume
 from gradsweep.sweep.storage import check_name, check_storage_reach, resolve_storage
 from gradsweep.sweep.trainable import FAULT_ENV
 
@@ -23,6 +23,7 @@ __all__ = [
     "check_name",
     "check_storage_reach",
     "connect",
+    "connect_resume",
     "nodes",
     "prepare",
     "prepare_resume",

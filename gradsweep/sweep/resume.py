@@ -128,14 +128,22 @@ def rebuild(
     return search
 
 
+def connect_resume(resumed: ResumePlan) -> None:
+    """Start or join Ray (once) and check what needs it, as `launch` does: that a live
+    node can hold a trial, and that every node reaches the storage. Writes nothing."""
+    plan = resumed.plan
+    if ray.is_initialized():
+        return
+    start_ray(plan.address)
+    if plan.address is not None:
+        check_fits_cluster(plan.cpus, plan.gpus, plan.memory, plan.yes)
+    check_storage_reach(plan.storage)
+
+
 def resume(resumed: ResumePlan, on_progress: OnProgress = None) -> SweepOutcome:
     """Run what is left as a fresh Tune run over the same experiment directory."""
+    connect_resume(resumed)
     plan = resumed.plan
-    if not ray.is_initialized():
-        start_ray(plan.address)
-        if plan.address is not None:
-            check_fits_cluster(plan.cpus, plan.gpus, plan.memory, plan.yes)
-        check_storage_reach(plan.storage)
     progress = (resumed.total, resumed.finished)
     return fit(tuner_for(plan, on_progress, resumed.search, progress), plan)
 
