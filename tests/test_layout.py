@@ -62,3 +62,29 @@ def test_the_joined_uri_reaches_the_store_the_query_names():
     settings = fs.__reduce__()[1][0]  # S3FileSystem's settings, as it pickles them
     assert isinstance(fs, pafs.S3FileSystem)
     assert (settings["endpoint_override"], settings["scheme"]) == ("127.0.0.1:9000", "http")
+
+
+def test_a_trial_directory_is_named_by_its_swept_values_and_config_hash():
+    config = {"arch": "gru", "gap": 4, "clip_norm": None, "lr": 0.001, "threads": 1}
+    name = layout.trial_dirname(config, ("arch", "gap", "clip_norm"))
+    assert name.startswith("arch-gru_gap-4_clip_norm-off_")
+    assert name == layout.trial_dirname(
+        dict(reversed(config.items())), ("arch", "gap", "clip_norm")
+    )
+    # how a trial runs (threads) is not part of its identity; what it computes is
+    assert layout.config_key({**config, "threads": 8}) == layout.config_key(config)
+    assert layout.config_key({**config, "lr": 0.01}) != layout.config_key(config)
+
+
+def test_trial_directory_names_differ_for_every_config_and_fit_a_file_name():
+    configs = [
+        {"arch": a, "gap": g, "label": "x" * 300, "seed": s}
+        for a in ("rnn", "gru")
+        for g in (1, 2)
+        for s in (0, 1)
+    ]
+    swept = layout.swept_fields(configs)
+    assert swept == ("arch", "gap", "seed")
+    names = {layout.trial_dirname(c, ("label", *swept)) for c in configs}
+    assert len(names) == len(configs)  # the hash tells apart what the cut label cannot
+    assert all(len(n.encode()) <= 255 and "/" not in n for n in names)

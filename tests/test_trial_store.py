@@ -29,24 +29,27 @@ WHERE = {"node": "node-a", "pid": 4242, "resources": {"CPU": 1.0}}
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     """One tiny trial trained in process, every epoch recorded by a TrialStore as the
-    trainable records it; returns (experiment dir, trial dir name, result, saved states)."""
+    trainable records it; returns (experiment dir, trial dir name, result, the saved-state
+    directories after each epoch, (loaded, saved) states while it ran)."""
     tmp_path = tmp_path_factory.mktemp("store")
     cfg = TrialConfig(**{**TINY, "max_epochs": 3, "checkpoint_every": 1})
     name = layout.trial_dirname(cfg.model_dump(), ("gap",))
     store = TrialStore(str(tmp_path), name, WHERE)
     store.keep_config({"trial": cfg.model_dump()})
-    saved = []
+    saved, loaded = [], []
 
     def on_epoch(metrics, state, result):
         store.record(metrics, state, result)
         saved.append(store.saved())
+        if result is None:  # what a restarted trial would load now, and what was saved
+            loaded.append((store.latest_state(), state))
 
     result = run_trial(cfg, on_epoch=on_epoch)
-    return tmp_path, name, result, saved
+    return tmp_path, name, result, saved, loaded
 
 
 def test_records_read_back_into_the_tables(written):
-    experiment, name, result, _ = written
+    experiment, name, result, _, _ = written
     loaded = load_results(str(experiment))
     row = loaded.trials.set_index("trial_id").loc[name]
     assert row["status"] == "TERMINATED" and row["node"] == "node-a"
@@ -62,7 +65,7 @@ def test_records_read_back_into_the_tables(written):
 
 
 def test_a_finished_trial_keeps_a_final_row_and_no_state(written):
-    experiment, name, result, saved = written
+    experiment, name, result, saved, _ = written
     store = TrialStore(str(experiment), name)
     final = store.final()
     assert final["final"]["test_acc"] == pytest.approx(result.test_acc)
@@ -73,18 +76,12 @@ def test_a_finished_trial_keeps_a_final_row_and_no_state(written):
     assert json.loads(lines[-1]) == final
 
 
-def test_the_newest_saved_state_is_loaded(tiny, tmp_path):
-    cfg = TrialConfig(**{**tiny, "max_epochs": 3, "checkpoint_every": 1})
-    store = TrialStore(str(tmp_path), "t")
-    states = []
-
-    def on_epoch(metrics, state, result):
-        if result is None:
-            store.record(metrics, state, None)
-            states.append(state)
-
-    run_trial(cfg, on_epoch=on_epoch)
-    loaded = store.latest_state()
-    assert loaded.epoch == states[-1].epoch == 2
-    for mine, theirs in zip(loaded.weights, states[-1].weights, strict=True):
-        np.testing.assert_array_equal(mine, theirs)
+def test_the_newest_saved_state_is_the_one_loaded(written):
+    *_, loaded = written
+    assert [(mine.epoch, theirs.epoch) for mine, theirs in loaded] == [(1, 1), (2, 2)]
+    mine, theirs = loaded[-1]
+    for got, want in zip(
+        mine.weights + mine.optimizer, theirs.weights + theirs.optimizer, strict=True
+    ):
+        np.testing.assert_array_equal(got, want)
+    assert mine.rng == theirs.rng and mine.history == theirs.history
