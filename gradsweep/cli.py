@@ -336,16 +336,34 @@ def resume(
     address: Annotated[
         str | None, typer.Option(help="Ray cluster to join (auto or host:port); default: local.")
     ] = None,
+    cpus_per_trial: Annotated[
+        float | None, typer.Option(help="CPUs per trial (default: as launched).")
+    ] = None,
+    gpus_per_trial: Annotated[
+        float | None, typer.Option(help="GPUs per trial (default: as launched).")
+    ] = None,
+    max_concurrent: Annotated[
+        int | None, typer.Option(min=1, help="At most this many trials at once.")
+    ] = None,
 ) -> int:
-    """Continue an interrupted sweep; finished trials are not run again."""
+    """Continue an interrupted sweep from its trials' own records, wherever its directory
+    now is (moved, copied, local or a bucket): finished trials are not run again, the
+    others continue from their last saved state. Checks that a trial fits, as launch does."""
     from gradsweep import sweep
-    from gradsweep.experiment import experiment_location
+    from gradsweep.layout import experiment_location
 
     path = experiment_location(name, _storage(storage))
-    plan = sweep.prepare_resume(path, address or os.environ.get("RAY_ADDRESS"))
+    plan = sweep.prepare_resume(
+        path,
+        address or os.environ.get("RAY_ADDRESS"),
+        cpus_per_trial=cpus_per_trial,
+        gpus_per_trial=gpus_per_trial,
+        max_concurrent=max_concurrent,
+    )
     if plan.nothing_to_do:
         out.print(f"nothing to do: all {plan.total} trials of {plan.name} have finished")
         return 0
+    sweep.connect_resume(plan)  # errors that need Ray (a cluster's nodes) come first
     out.print(f"resuming {plan.name}: {plan.finished}/{plan.total} trials finished before")
     started = time.monotonic()
     with _progress_bar(plan.total) as update, _resumable(plan.name):
@@ -528,7 +546,7 @@ def watch(
 
     from rich.console import Group
 
-    from gradsweep.experiment import experiment_location
+    from gradsweep.layout import experiment_location
     from gradsweep.results import load_results
     from gradsweep.watch import snapshot
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gradsweep import analysis, findings, plots
+from gradsweep import analysis, findings, layout, plots
 from gradsweep.compare import Comparison, comparable_axes
 from gradsweep.compare import compare as compare_settings
 from gradsweep.config import TABLE_FIELDS, format_value
@@ -51,7 +51,7 @@ def report_directory(results: ResultSet) -> Path:
     if results.experiments:
         return Path("reports") / fit_name("+".join(results.experiments))
     if "://" in results.path:
-        return Path("reports") / fit_name(Path(results.path.rstrip("/")).name)
+        return Path("reports") / fit_name(layout.name_of(results.path))
     return Path(results.path) / "report"
 
 
@@ -260,7 +260,7 @@ def comparison_table(comparison: Comparison) -> pd.DataFrame:
 
 
 def _title(results: ResultSet) -> str:
-    return "+".join(results.experiments) if results.experiments else Path(results.path).name
+    return "+".join(results.experiments) if results.experiments else layout.name_of(results.path)
 
 
 def _table_markdown(frame: pd.DataFrame) -> str:

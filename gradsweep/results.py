@@ -1,7 +1,7 @@
 """An experiment directory into tidy pandas DataFrames, without a running Ray.
 
 `load_results(name_or_path)` reads every trial's `params.json` and `epochs.jsonl` (the
-layout is `gradsweep.experiment`'s) and the statuses Tune recorded in its experiment state
+layout is `gradsweep.layout`'s) and the statuses Tune recorded in its experiment state
 (plain JSON; nothing is unpickled), and returns `ResultSet.trials`, `.epochs` and
 `.profiles`. Every trial's log goes through one columnar reader (Arrow's JSON reader over
 one buffer). The tables are cached as parquet next to the experiment and rebuilt when a
@@ -24,11 +24,20 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.json as pajson
 
-from gradsweep import cache
-from gradsweep import experiment as layout
+from gradsweep import layout
 from gradsweep.analysis import aggregate, wilson_interval
-from gradsweep.experiment import CACHE_DIR, STATUSES, experiment_location, experiment_path
-from gradsweep.frames import (
+from gradsweep.layout import CACHE_DIR, STATUSES, experiment_location, experiment_path
+from gradsweep.mirror import mirror
+from gradsweep.records import SUMMARY_FIELDS, summarize_epochs
+from gradsweep.results_cache import (
+    cache_paths,
+    cache_profiles,
+    fingerprint,
+    read_cached,
+    write_cache,
+)
+from gradsweep.storage_io import read_json
+from gradsweep.tables import (
     CONFIG_FIELDS,
     EPOCH_COLUMNS,
     config_frame,
@@ -37,7 +46,7 @@ from gradsweep.frames import (
     summary_frame,
     typed_epochs,
 )
-from gradsweep.records import SUMMARY_FIELDS, summarize_epochs
+from gradsweep.tune_state import read_statuses, trial_status
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +54,6 @@ __all__ = [
     "CACHE_DIR",
     "ResultSet",
     "aggregate",
-    "config_frame",
     "experiment_path",
     "load_results",
     "status_counts",
@@ -134,108 +142,81 @@ def _read_logs(directories: list[Path]) -> tuple[pa.Table | None, np.ndarray]:
     raise AssertionError("unreachable")
 
 
-def _epoch_rows(table: pa.Table) -> pd.DataFrame:
-    """The plain per-epoch columns of every log line (`_row`: its line in `table`), one
-    row per trial and epoch: a resumed trial may report an epoch again, and the last
-    report of it counts."""
+def _build(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, Callable[[], pd.DataFrame]]:
+    """The trials and epochs tables, and a function that makes the profiles table."""
+    directories = _trial_dirs(path)
+    table = _log_table(directories)
     plain = [c for c in ("trial_id", *EPOCH_COLUMNS, "node") if c in table.column_names]
     rows = table.select(plain).to_pandas()
     rows["_row"] = np.arange(len(rows))
-    rows = rows.drop_duplicates(["trial_id", "epoch"], keep="last")
-    return rows.sort_values(["trial_id", "epoch"], kind="stable")
-
-
-def _summaries(
-    trial_ids: list[str], finals: dict[str, Any], epochs: pd.DataFrame
-) -> list[dict[str, Any]]:
-    """Each trial's final metrics: its final record when it finished, else what its
-    epochs so far say (empty before its first epoch)."""
-    unfinished = epochs[~epochs["trial_id"].isin([t for t, f in finals.items() if f])]
-    per_trial = dict(iter(unfinished.groupby("trial_id", sort=False)))
-    out = []
-    for trial_id in trial_ids:
-        final = finals.get(trial_id)
-        if final:
-            out.append({k: final.get(k) for k in SUMMARY_FIELDS})
-        elif trial_id in per_trial:
-            out.append(summarize_epochs(per_trial[trial_id].to_dict("records")))
-        else:
-            out.append({})
-    return out
-
-
-def _trials_table(
-    directories: list[Path], statuses: dict[str, str], finals: dict[str, Any], epochs, nodes
-) -> pd.DataFrame:
-    """One row per trial directory: id, status, config, final metrics, node."""
-    ids = [d.name for d in directories]
-    reported = set(epochs["trial_id"])
-    status = [
-        _status(statuses.get(t), bool(finals.get(t)), t in reported, d)
-        for t, d in zip(ids, directories, strict=True)
-    ]
-    head = pd.DataFrame(
-        {"trial_id": ids, "status": status, "node": [nodes.get(t) for t in ids]},
-        columns=["trial_id", "status", "node"],
-    ).astype("string")
-    configs = config_frame([_read_params(d) for d in directories])
-    summaries = summary_frame(_summaries(ids, finals, epochs))
-    return pd.concat([head[["trial_id", "status"]], configs, summaries, head[["node"]]], axis=1)
-
-
-def _profile_maker(
-    table: pa.Table, finals: dict[str, Any], kept: np.ndarray
-) -> Callable[[], pd.DataFrame]:
-    """What makes the profiles table on first use: each finished trial's profile before
-    training (epoch 0, from its final record) and the per-epoch profiles of the log
-    lines `kept`."""
-    init = [
+    # A resumed trial may report an epoch again: the last report of it counts.
+    rows = rows.drop_duplicates(["trial_id", "epoch"], keep="last").sort_values(
+        ["trial_id", "epoch"], kind="stable"
+    )
+    epochs = typed_epochs(rows.reindex(columns=["trial_id", *EPOCH_COLUMNS]).reset_index(drop=True))
+    last = rows.groupby("trial_id", sort=False).tail(1).set_index("trial_id")
+    finals = dict(zip(last.index, _finals(table, last["_row"].to_numpy()), strict=True))
+    nodes = last["node"].to_dict() if "node" in last else {}
+    trials = _trials_table(path, directories, epochs, finals, nodes)
+    init_profiles = [
         (t, 0, f["grad_profile_init"])
         for t, f in finals.items()
         if f and f.get("grad_profile_init")
     ]
-    lines = pa.array(kept)
+    kept = pa.array(rows["_row"].to_numpy())
 
     def profiles() -> pd.DataFrame:
-        frames = [profile_frame(init)]
+        frames = [profile_frame(init_profiles)]
         if "grad_profile" in table.column_names:
-            sub = table.select(["trial_id", "epoch", "grad_profile"]).take(lines)
-            frames.append(epoch_profiles(sub))
+            frames.append(
+                epoch_profiles(table.select(["trial_id", "epoch", "grad_profile"]).take(kept))
+            )
         return pd.concat(frames, ignore_index=True).sort_values(
             ["trial_id", "epoch", "position"], kind="stable", ignore_index=True
         )
 
-    return profiles
+    return trials, epochs, profiles
 
 
-def _build(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, Callable[[], pd.DataFrame]]:
-    """The trials and epochs tables, and a function that makes the profiles table."""
-    directories = _trial_dirs(path)
-    statuses = layout.read_statuses(pafs.LocalFileSystem(), str(path))
+def _log_table(directories: list[Path]) -> pa.Table:
+    """Every trial's epoch lines, each row's `trial_id` its directory's name."""
     table, ids = _read_logs(directories)
     if table is None:
         table = pa.table({"epoch": pa.array([], pa.int64())})
     if "trial_id" in table.column_names:  # the directory names the trial, not the line
         table = table.drop_columns(["trial_id"])
-    table = table.add_column(0, "trial_id", pa.array(ids, pa.string()))
-    rows = _epoch_rows(table)
-    epochs = typed_epochs(rows.reindex(columns=["trial_id", *EPOCH_COLUMNS]).reset_index(drop=True))
-    last = rows.groupby("trial_id", sort=False).tail(1).set_index("trial_id")
-    finals = dict(zip(last.index, _finals(table, last["_row"].to_numpy()), strict=True))
-    nodes = last["node"].to_dict() if "node" in last else {}
-    trials = _trials_table(directories, statuses, finals, epochs, nodes)
-    return trials, epochs, _profile_maker(table, finals, rows["_row"].to_numpy())
+    return table.add_column(0, "trial_id", pa.array(ids, pa.string()))
 
 
-def _status(tune: str | None, final: bool, reported: bool, directory: Path) -> str:
-    """A trial's status: its own records first, since Tune's saved state lags by seconds
-    (a trial that wrote its final row has finished, whatever the state file still says;
-    one that reported epochs has started), else Tune's, else inferred from the files."""
-    if final:
-        return "TERMINATED"
-    if tune is None:
-        return "ERROR" if (directory / layout.ERROR).exists() else "RUNNING"
-    return "RUNNING" if tune == "PENDING" and reported else tune
+def _trials_table(
+    path: Path,
+    directories: list[Path],
+    epochs: pd.DataFrame,
+    finals: dict[str, dict[str, Any] | None],
+    nodes: dict[str, Any],
+) -> pd.DataFrame:
+    """One row per trial directory: status (`trial_status`), config, summary, node."""
+    statuses = read_statuses(pafs.LocalFileSystem(), str(path))
+    unfinished = epochs[~epochs["trial_id"].isin([t for t, f in finals.items() if f])]
+    per_trial = dict(iter(unfinished.groupby("trial_id", sort=False)))
+    summaries, heads, configs = [], [], []
+    for directory in directories:
+        trial_id = directory.name
+        final = finals.get(trial_id)
+        if final:
+            summary = {k: final.get(k) for k in SUMMARY_FIELDS}
+        elif trial_id in per_trial:  # unfinished: what its epochs so far say
+            summary = summarize_epochs(per_trial[trial_id].to_dict("records"))
+        else:
+            summary = {}
+        errored = (directory / layout.ERROR).exists()
+        status = trial_status(statuses.get(trial_id), bool(final), trial_id in per_trial, errored)
+        heads.append({"trial_id": trial_id, "status": status, "node": nodes.get(trial_id)})
+        summaries.append(summary)
+        configs.append(_read_params(directory))
+    head = pd.DataFrame(heads, columns=["trial_id", "status", "node"]).astype("string")
+    parts = [head[["trial_id", "status"]], config_frame(configs), summary_frame(summaries)]
+    return pd.concat([*parts, head[["node"]]], axis=1)
 
 
 def _finals(table: pa.Table, rows: np.ndarray) -> list[dict[str, Any] | None]:
@@ -270,7 +251,7 @@ def load_results(
     if location.startswith("file://"):
         path = experiment_path(location.removeprefix("file://"))
     elif layout.is_uri(location):
-        path = layout.mirror(location, Path(cache_dir or DEFAULT_CACHE))
+        path = mirror(location, Path(cache_dir or DEFAULT_CACHE))
         loaded = _load(path)
         loaded.path = location
         return loaded
@@ -281,26 +262,26 @@ def load_results(
 
 def _load(path: Path) -> ResultSet:
     """The tables of a local experiment directory, from its parquet cache when still valid."""
-    key = cache.fingerprint(path)
-    manifest = layout.read_json(pafs.LocalFileSystem(), str(path / layout.MANIFEST)) or {}
-    profiles_file = cache.files(path)["profiles"]
-    cached = cache.read(path, key)
+    key = fingerprint(path)
+    manifest = read_json(pafs.LocalFileSystem(), str(path / layout.MANIFEST)) or {}
+    profiles_file = cache_paths(path)["profiles"]
+    cached = read_cached(path, key)
     if cached is not None:
 
         def load_profiles() -> pd.DataFrame:
             try:
                 return pd.read_parquet(profiles_file)
             except (OSError, ValueError):  # not made yet, or damaged
-                return cache.keep_profiles(path, _build(path)[2]())
+                return cache_profiles(path, _build(path)[2]())
 
         return ResultSet(str(path), *cached, _loader=load_profiles, manifest=manifest)
     trials, epochs, make_profiles = _build(path)
-    cache.write(path, key, (trials, epochs))
+    write_cache(path, key, (trials, epochs))
     return ResultSet(
         str(path),
         trials,
         epochs,
-        _loader=lambda: cache.keep_profiles(path, make_profiles()),
+        _loader=lambda: cache_profiles(path, make_profiles()),
         manifest=manifest,
     )
 
@@ -312,7 +293,7 @@ def combine(sets: list[ResultSet]) -> ResultSet:
     `experiments` how many rows each contributed."""
     if len(sets) == 1:
         return sets[0]
-    names = _unique_names([Path(rs.path.rstrip("/")).name for rs in sets])
+    names = _unique_names([layout.name_of(rs.path) for rs in sets])
     clash = pd.concat([rs.trials["trial_id"] for rs in sets]).duplicated().any()
     trials, epochs, profiles = [], [], []
     seen: set[tuple] = set()

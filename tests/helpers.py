@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from gradsweep.config import TABLE_FIELDS
-from gradsweep.frames import config_frame
+from gradsweep.tables import config_frame
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

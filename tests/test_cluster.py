@@ -91,6 +91,19 @@ def test_trials_run_on_both_worker_nodes(cluster, tmp_path):
     assert code == 2 and "no live node can hold a trial" in err, err[-2000:]
     assert len(err.strip().splitlines()) == 1 and time.monotonic() - started < 60
     assert not (tmp_path / "out" / "big").exists()
+    # resume checks the same on the cluster: one trial made unfinished, asked for 2 CPUs
+    experiment = tmp_path / "out" / "multi"
+    victim = trial_dirs(experiment)[0]
+    for name in ("final.json", "epochs.jsonl"):
+        (victim / name).unlink()
+    for state in experiment.glob("experiment_state-*.json"):
+        state.unlink()
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    args = ["resume", "multi", "--storage", "out", "--address", cluster.address]
+    started = time.monotonic()
+    code, _, err = Driver([*args, "--cpus-per-trial", "2"], env, tmp_path).wait()
+    assert code == 2 and "no live node can hold a trial" in err, err[-2000:]
+    assert len(err.strip().splitlines()) == 1 and time.monotonic() - started < 60
 
 
 @pytest.mark.integration

@@ -12,7 +12,7 @@ import pytest
 from gradsweep import results as results_module
 from gradsweep.cli import main
 from gradsweep.config import TABLE_FIELDS
-from gradsweep.experiment import CACHE_DIR, EXPERIMENT_STATE_PREFIX
+from gradsweep.layout import CACHE_DIR, EXPERIMENT_STATE_PREFIX
 from gradsweep.records import SUMMARY_FIELDS
 from gradsweep.results import load_results, status_counts
 

@@ -324,3 +324,38 @@ def test_hparams_write_a_field_that_is_none_anywhere_as_text_everywhere():
     }
     assert hparam_values({"trial": configs[1]}, as_text)["trial/clip_norm"] == "0.5"
     assert hparam_values({"trial": {"gap": None}}, frozenset())["trial/gap"] == "none"
+
+
+@pytest.mark.integration
+def test_a_sweep_on_a_storage_uri_with_a_query_launches_and_reads_back(s3, ray_env, tmp_path):
+    """Ray's documented form for S3-compatible stores, with AWS_ENDPOINT_URL unset: the
+    endpoint comes from the URI's query alone, for the writer and every reader."""
+    env = {k: v for k, v in ray_env.items() if k != "AWS_ENDPOINT_URL"}
+    port = s3.rsplit(":", 1)[1]
+    storage = f"s3://gradsweep/query-run?endpoint_override=127.0.0.1:{port}&scheme=http"
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY_SPEC.replace("arch: [rnn, gru]", "arch: [rnn]"))
+    proc = gradsweep("launch", str(spec), "--storage", storage, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-1000:] + proc.stderr[-2000:]
+    assert "2/2 trials finished" in proc.stdout
+    proc = gradsweep(
+        "results", "tiny", "--storage", storage, "--format", "csv", env=env, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("TERMINATED") == 2
+    proc = gradsweep("report", "tiny", "--storage", storage, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "reports" / "tiny" / "report.html").exists()
+    # the records are where the URI's path says, on the store its query names
+    import pyarrow.fs as pafs
+
+    fs, root = pafs.FileSystem.from_uri(storage)
+    finals = fs.get_file_info(pafs.FileSelector(f"{root}/tiny", recursive=True))
+    assert sum(info.base_name == "final.json" for info in finals) == 2
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    try:
+        loaded = load_results("tiny", storage=storage, cache_dir=tmp_path / "cache")
+    finally:
+        os.environ["AWS_ENDPOINT_URL"] = s3
+    assert sorted(loaded.trials["seed"]) == [0, 1]
+    assert set(loaded.trials["status"]) == {"TERMINATED"}

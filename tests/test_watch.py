@@ -4,7 +4,7 @@ import json
 import shutil
 
 from gradsweep.cli import main
-from gradsweep.experiment import EXPERIMENT_STATE_PREFIX
+from gradsweep.layout import EXPERIMENT_STATE_PREFIX
 from gradsweep.results import load_results
 from gradsweep.watch import snapshot
 

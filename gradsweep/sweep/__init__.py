@@ -1,29 +1,17 @@
 """Sweeps on Ray Tune: the only package in gradsweep that imports Ray.
 
-`trainable` (a thin adapter around `run_trial` and the trial's records), `driver` (start
-or join Ray, run the Tuner, the outcome), `progress` (the Tune callback), `storage` (where
-an experiment may live), `manifest` (what ran, with which versions).
+`trainable` (a thin adapter around `run_trial`; the records are `gradsweep.trial_store`'s),
+`driver` (start or join Ray, run the Tuner, the outcome), `resume` (a fresh run over what
+the records say is left), `resources` (does a trial fit), `progress` (the Tune callback),
+`storage` (where an experiment may live), `manifest` (what ran, with which versions).
 """
 
-from gradsweep.sweep.driver import (
-    Plan,
-    ResumePlan,
-    SweepOutcome,
-    connect,
-    prepare,
-    prepare_resume,
-    resume,
-    run,
-    start_ray,
-)
+from gradsweep.sweep.driver import Plan, SweepOutcome, connect, prepare, run, start_ray
 from gradsweep.sweep.manifest import nodes
 from gradsweep.sweep.progress import ProgressCallback, SweepProgress
+from gradsweep.sweep.resume import ResumePlan, connect_resume, prepare_resume, resume
 from gradsweep.sweep.storage import check_name, check_storage_reach, resolve_storage
 from gradsweep.sweep.trainable import FAULT_ENV
-
-# Experiments launched before the sweep layer became a package pickled their progress
-# callback under this name in Tune's tuner.pkl; `resume` of such an experiment needs it.
-_Progress = ProgressCallback
 
 __all__ = [
     "FAULT_ENV",
@@ -35,6 +23,7 @@ __all__ = [
     "check_name",
     "check_storage_reach",
     "connect",
+    "connect_resume",
     "nodes",
     "prepare",
     "prepare_resume",

@@ -1,8 +1,9 @@
 """The driver of a sweep: check a launch, start or join Ray, run the Tuner, say what happened.
 
-`prepare` and `prepare_resume` check everything before anything is written or started;
-`run` and `resume` create the experiment and wait for its trials. Ray's and Tune's driver
-messages go to the experiment's `driver.log`, not the terminal.
+`prepare` checks everything before anything is written or started; `run` creates the
+experiment and waits for its trials (`gradsweep.sweep.resume` continues one). Trial
+directories are named from their config (`layout.trial_dirname`), never by Tune's trial
+id. Ray's and Tune's driver messages go to the experiment's `driver.log`, not the terminal.
 """
 
 from __future__ import annotations
@@ -17,20 +18,22 @@ from typing import Any
 
 import pyarrow.fs as pafs
 import ray
-from pydantic import ValidationError
 from ray import tune
 
-from gradsweep import experiment as layout
+from gradsweep import layout
 from gradsweep.config import estimate_memory_bytes
 from gradsweep.errors import ConfigError
 from gradsweep.frontier_search import FrontierSearch
 from gradsweep.spec import FrontierPlan, Grid, SweepSpec
+from gradsweep.storage_io import filesystem, write_atomic
 from gradsweep.sweep.manifest import manifest, nodes
 from gradsweep.sweep.progress import ProgressCallback, SweepProgress
+from gradsweep.sweep.resources import check_fits_cluster, check_fits_here, per_trial
 from gradsweep.sweep.searcher import FrontierSearcher
 from gradsweep.sweep.storage import check_name, check_storage_reach, resolve_storage
 from gradsweep.sweep.tensorboard import HParamsLogger, text_fields
 from gradsweep.sweep.trainable import FAULT_ENV, WORKER_ENV, trainable_for
+from gradsweep.trial_store import scan_records
 
 OnProgress = Callable[[SweepProgress], None] | None
 
@@ -98,6 +101,11 @@ class Plan:
     memory: float = 0.0  # the largest trial's estimated bytes
     yes: bool = False  # run even where a trial seems not to fit (an autoscaler may help)
     tensorboard: bool = True  # Tune's TensorBoard event files in every trial directory
+    swept: tuple[str, ...] = ()  # the fields that name trial directories
+
+    def dirname(self, config: dict[str, Any]) -> str:
+        """The directory of the trial running `config`."""
+        return layout.trial_dirname(config, self.swept)
 
 
 def prepare(
@@ -122,8 +130,8 @@ def prepare(
         )
     name = check_name(name or spec.name)
     storage = resolve_storage(storage)
-    experiment = f"{storage.rstrip('/')}/{name}"
-    fs, path = layout.filesystem(experiment)
+    experiment = layout.join(storage, name)
+    fs, path = filesystem(experiment)
     exists = fs.get_file_info(path).type != pafs.FileType.NotFound
     if exists or (not layout.is_uri(storage) and os.path.lexists(path)):  # dangling links too
         raise ConfigError(
@@ -131,76 +139,32 @@ def prepare(
             f"`gradsweep resume {name}` or choose another name",
             "name",
         )
-    cpus = cpus_per_trial if cpus_per_trial is not None else spec.resources.cpus_per_trial
-    gpus = gpus_per_trial if gpus_per_trial is not None else spec.resources.gpus_per_trial
-    if cpus <= 0:
-        raise ConfigError(f"--cpus-per-trial: {cpus} is not allowed: must be > 0", "cpus")
-    if gpus < 0:
-        raise ConfigError(f"--gpus-per-trial: {gpus} is not allowed: must be >= 0", "gpus")
+    cpus, gpus = per_trial(
+        cpus_per_trial, gpus_per_trial, spec.resources.cpus_per_trial, spec.resources.gpus_per_trial
+    )
     memory = max(estimate_memory_bytes(t) for t in grid.trials)
     if address is None:
-        _check_fits_here(cpus, gpus, memory, yes)
-    threads = max(1, int(cpus))
-    configs = [{**t.model_dump(), "threads": threads} for t in grid.trials]
+        check_fits_here(cpus, gpus, memory, yes)
+    configs = trial_configs(grid, cpus)
     return Plan(
         spec, grid, name, storage, experiment, configs, cpus, gpus, address, max_concurrent,
         frontier=spec.frontier_plan(), memory=memory, yes=yes, tensorboard=tensorboard,
+        swept=layout.swept_fields(configs),
     )  # fmt: skip
 
 
-def _machine() -> tuple[int, int, float]:
-    """This machine's CPUs, GPUs (as Ray would count them) and memory in bytes."""
-    from ray._private.accelerators import NvidiaGPUAcceleratorManager
-
-    gpus = NvidiaGPUAcceleratorManager.get_current_node_num_accelerators()
-    memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return os.cpu_count() or 1, gpus, float(memory)
-
-
-def _check_fits_here(cpus: float, gpus: float, memory: float, yes: bool) -> None:
-    """On the embedded Ray, a trial that this machine cannot hold is refused before Ray
-    starts: Ray would keep it pending forever without a word."""
-    have_cpus, have_gpus, have_memory = _machine()
-    if cpus > have_cpus:
+def trial_configs(grid: Grid, cpus: float) -> list[dict[str, Any]]:
+    """The configs handed to Tune: the grid's, with TensorFlow's threads set to the CPU
+    share. Two that are one config would share a trial directory: refused."""
+    threads = max(1, int(cpus))
+    configs = [{**t.model_dump(), "threads": threads} for t in grid.trials]
+    keys = [layout.config_key(c) for c in configs]
+    if len(set(keys)) < len(keys):
         raise ConfigError(
-            f"--cpus-per-trial: {cpus:g} is not allowed: this machine has {have_cpus} CPU(s)",
-            "cpus",
+            "axes: two grid points are the same config; each must differ in some field",
+            "axes",
         )
-    if gpus > have_gpus:
-        raise ConfigError(
-            f"--gpus-per-trial: {gpus:g} is not allowed: this machine has {have_gpus} GPU(s) "
-            "that Ray can use",
-            "gpus",
-        )
-    if memory > have_memory and not yes:
-        raise ConfigError(
-            f"memory: a trial may need about {memory / 2**30:.1f} GiB, more than this "
-            f"machine's {have_memory / 2**30:.1f} GiB; make the sizes smaller or pass --yes",
-            "memory",
-        )
-
-
-def _check_fits_cluster(plan: Plan) -> None:
-    """On a cluster, say within seconds when no live node can hold one trial (Ray would
-    wait forever); an autoscaler may still add one, which `--yes` says to wait for."""
-    alive = nodes()
-    fits = [
-        n
-        for n in alive
-        if n["resources"].get("CPU", 0) >= plan.cpus
-        and n["resources"].get("GPU", 0) >= plan.gpus
-        and n["resources"].get("memory", float("inf")) >= plan.memory
-    ]
-    if fits or plan.yes:
-        return
-    largest = max(alive, key=lambda n: n["resources"].get("CPU", 0), default=None)
-    shown = {k: largest["resources"].get(k, 0) for k in ("CPU", "GPU")} if largest else {}
-    raise ConfigError(
-        f"resources: no live node can hold a trial ({plan.cpus:g} CPU, {plan.gpus:g} GPU, "
-        f"~{plan.memory / 2**30:.1f} GiB; the largest has {shown}); pass --yes to wait for "
-        "an autoscaler to add one",
-        "resources",
-    )
+    return configs
 
 
 def connect(plan: Plan) -> None:
@@ -210,38 +174,54 @@ def connect(plan: Plan) -> None:
         return
     start_ray(plan.address)
     if plan.address is not None:
-        _check_fits_cluster(plan)
+        check_fits_cluster(plan.cpus, plan.gpus, plan.memory, plan.yes)
     check_storage_reach(plan.storage)
 
 
 def run(plan: Plan, on_progress: OnProgress = None) -> SweepOutcome:
     """Create the experiment, start or join Ray, run every trial and wait for them."""
     connect(plan)
-    fs, path = layout.filesystem(plan.experiment)
+    fs, path = filesystem(plan.experiment)
     fs.create_dir(path, recursive=True)
     try:
         resources = {"cpus_per_trial": plan.cpus, "gpus_per_trial": plan.gpus}
         info = manifest(plan.spec, plan.grid, resources)
-        info["nodes"] = nodes()
-        layout.write_atomic(fs, f"{path}/{layout.MANIFEST}", json.dumps(info, indent=2))
-        tuner = _tuner(plan, on_progress)
+        info |= {"nodes": nodes(), "layout": layout.LAYOUT_VERSION, "swept": list(plan.swept)}
+        info["tensorboard"] = plan.tensorboard
+        write_atomic(fs, f"{path}/{layout.MANIFEST}", json.dumps(info, indent=2))
+        tuner = tuner_for(plan, on_progress)
     except BaseException:
         fs.delete_dir(path)  # nothing ran: leave nothing half-made behind
         raise
+    return fit(tuner, plan)
+
+
+def fit(tuner: tune.Tuner, plan: Plan) -> SweepOutcome:
+    """Run the Tuner with the driver's messages in `driver.log`; what the records say."""
     with DriverLog(plan.experiment):
         results = tuner.fit()
-    grid = len(plan.configs) if plan.frontier is not None else None
-    return _outcome(results, plan.experiment, len(plan.configs), grid)
+    grid = len(plan.grid.trials) if plan.frontier is not None else None
+    return _outcome(results, plan.experiment, len(plan.grid.trials), grid)
 
 
-def _tuner(plan: Plan, on_progress: OnProgress) -> tune.Tuner:
+def tuner_for(
+    plan: Plan,
+    on_progress: OnProgress,
+    search: FrontierSearch | None = None,
+    progress: tuple[int, int] | None = None,
+) -> tune.Tuner:
+    """A fresh Tuner over `plan.configs` (a grid) or a frontier walk (`search`, by default
+    a new one over them); `progress` is (total, done before) when resuming."""
     at_most = None
     if plan.frontier is None:
         space, searching = {"trial": tune.grid_search(plan.configs)}, {}
     else:
-        searcher = FrontierSearcher(plan.frontier.search(plan.configs), plan.experiment)
+        search = search or plan.frontier.search(plan.configs)
+        searcher = FrontierSearcher(search, plan.experiment, plan.dirname)
         space, searching = {}, {"search_alg": searcher, "num_samples": len(plan.configs)}
-        at_most = searcher.search.at_most
+        at_most = search.at_most
+    total, done_before = progress or (len(plan.configs), 0)
+    swept = plan.swept
     return tune.Tuner(
         trainable_for(plan.experiment, plan.cpus, plan.gpus),
         param_space=space,
@@ -249,7 +229,7 @@ def _tuner(plan: Plan, on_progress: OnProgress) -> tune.Tuner:
             **searching,
             max_concurrent_trials=plan.max_concurrent,
             reuse_actors=True,
-            trial_dirname_creator=lambda trial: trial.trial_id,
+            trial_dirname_creator=lambda trial: layout.trial_dirname(trial.config["trial"], swept),
             trial_name_creator=lambda trial: trial.trial_id,
         ),
         run_config=tune.RunConfig(
@@ -257,7 +237,7 @@ def _tuner(plan: Plan, on_progress: OnProgress) -> tune.Tuner:
             storage_path=plan.storage,
             failure_config=tune.FailureConfig(max_failures=plan.spec.max_failures),
             callbacks=[
-                ProgressCallback(len(plan.configs), on_progress, at_most),
+                ProgressCallback(total, on_progress, at_most, done_before),
                 *_loggers(plan),
             ],
             verbose=0,
@@ -311,131 +291,31 @@ class DriverLog:
             self.handler.close()
 
 
-@dataclass
-class ResumePlan:
-    """A checked resume: the experiment, what it holds, what is left to do."""
-
-    experiment: str
-    name: str
-    total: int
-    finished: int
-    cpus: float
-    gpus: float
-    address: str | None = None
-    searching: bool = False  # a frontier search: `total` is what ran so far
-    search_done: bool = True  # a frontier search whose walk has ended
-
-    @property
-    def nothing_to_do(self) -> bool:
-        return self.finished >= self.total and self.search_done
-
-
-def prepare_resume(experiment: str, address: str | None = None) -> ResumePlan:
-    """Check that `experiment` is a gradsweep experiment Tune can restore; start nothing."""
-    fs, root = layout.filesystem(experiment)
-    info = layout.read_json(fs, f"{root}/{layout.MANIFEST}")
-    tuner_state = fs.get_file_info(f"{root}/{layout.TUNER_STATE}")
-    if info is None or tuner_state.type == pafs.FileType.NotFound:
-        raise ConfigError(
-            f"experiment: {experiment!r} is not a gradsweep experiment that can be resumed "
-            f"(no {layout.MANIFEST} or Tune state)",
-            "experiment",
-        )
-    statuses = layout.read_statuses(fs, root)
-    finished = sum(1 for status in statuses.values() if status == "TERMINATED")
-    resources = info.get("resources", {})
-    search = _recorded_search(info, experiment)
-    return ResumePlan(
-        experiment=experiment,
-        name=experiment.rstrip("/").rsplit("/", 1)[-1],
-        total=len(statuses) if search else int(info.get("trials", len(statuses))),
-        finished=finished,
-        cpus=float(resources.get("cpus_per_trial", 1)),
-        gpus=float(resources.get("gpus_per_trial", 0)),
-        address=address,
-        searching=search is not None,
-        search_done=search is None or search.finished,
-    )
-
-
-def _recorded_search(info: dict[str, Any], experiment: str) -> FrontierSearch | None:
-    """A frontier search's walk as the experiment's records leave it (None for a grid)."""
-    try:
-        spec = SweepSpec.model_validate(info.get("spec") or {})
-        plan = spec.frontier_plan()
-    except (ValidationError, ConfigError):  # a manifest from elsewhere: resumed as a grid
-        return None
-    if plan is None:
-        return None
-    threads = max(1, int(float(info.get("resources", {}).get("cpus_per_trial", 1))))
-    configs = [{**t.model_dump(), "threads": threads} for t in spec.expand().trials]
-    searcher = FrontierSearcher(plan.search(configs), experiment)
-    searcher.sync_with_records(set_aside=False)
-    return searcher.search
-
-
-def resume(plan: ResumePlan, on_progress: OnProgress = None) -> SweepOutcome:
-    """Continue an interrupted sweep: finished trials are kept, unfinished ones continue from
-    their last saved state, errored ones are retried from theirs."""
-    if not ray.is_initialized():
-        start_ray(plan.address)
-    tuner = tune.Tuner.restore(
-        plan.experiment,
-        trainable=trainable_for(plan.experiment, plan.cpus, plan.gpus),
-        resume_unfinished=True,
-        resume_errored=True,
-    )
-    fs, root = layout.filesystem(plan.experiment)
-    done = {t for t, status in layout.read_statuses(fs, root).items() if status == "TERMINATED"}
-    # Tune restores the callbacks pickled with the experiment; the renderer is not among
-    # them (see ProgressCallback.__getstate__), so this run's is attached again.
-    searcher = tuner._local_tuner._tune_config.search_alg
-    while searcher is not None and not isinstance(searcher, FrontierSearcher):
-        searcher = getattr(searcher, "searcher", None)
-    if searcher is not None:
-        # Tune restores the searcher's saved state only if it saved one; either way the
-        # walk is brought up to the trials' own records before anything is suggested.
-        searcher.sync_with_records()
-    at_most = searcher.search.at_most if searcher is not None else None
-    for callback in tuner._local_tuner.get_run_config().callbacks or []:
-        if isinstance(callback, ProgressCallback):
-            callback.restart(on_progress, done, at_most)
-    with DriverLog(plan.experiment):
-        results = tuner.fit()
-    if plan.searching:
-        return _outcome(results, plan.experiment, len(results), _grid_size(plan.experiment))
-    return _outcome(results, plan.experiment, plan.total)
-
-
-def _grid_size(experiment: str) -> int | None:
-    fs, root = layout.filesystem(experiment)
-    return (layout.read_json(fs, f"{root}/{layout.MANIFEST}") or {}).get("trials")
-
-
 def _outcome(results, experiment: str, total: int, grid: int | None = None) -> SweepOutcome:
-    """Counts from Tune's saved experiment state: after an interruption the ResultGrid
-    counts unfinished trials as terminated (measured with Ray 2.60), the saved state does not."""
-    failed, diverged, workers = [], 0, set()
+    """Counts from the trials' records with the one status rule (`trial_status`): after an
+    interruption the ResultGrid counts unfinished trials as terminated (measured with Ray
+    2.60), and Tune's saved state lags the records by seconds and knows one run only."""
+    error_files, workers = {}, set()
     for result in results:
         metrics = result.metrics or {}
         if result.error is not None:
-            failed.append((Path(result.path).name, f"{result.path}/{layout.ERROR}"))
-            continue
-        diverged += bool((metrics.get("final") or {}).get("diverged"))
-        if "pid" in metrics:
+            error_files[Path(result.path).name] = f"{result.path}/{layout.ERROR}"
+        elif "pid" in metrics:
             workers.add((metrics.get("node"), metrics["pid"]))
-    fs, root = layout.filesystem(experiment)
-    statuses = layout.read_statuses(fs, root)
+    records = scan_records(experiment)
     if grid is not None:  # a frontier search: what ran is the total
-        total = len(statuses)
-    terminated = sum(1 for status in statuses.values() if status == "TERMINATED")
-    errored = {t for t, status in statuses.items() if status == "ERROR"}
-    failed = [(t, f) for t, f in failed if t in errored]
+        total = len(records)
+    terminated = sum(r.status == "TERMINATED" for r in records.values())
+    failed = [
+        (name, error_files.get(name, layout.join(experiment, name, layout.ERROR)))
+        for name, r in records.items()
+        if r.status == "ERROR"
+    ]
     return SweepOutcome(
         path=experiment,
         total=total,
         terminated=terminated,
-        diverged=diverged,
+        diverged=sum(r.diverged for r in records.values()),
         failed=failed,
         workers=len(workers),
         interrupted=terminated + len(failed) < total,

@@ -29,37 +29,36 @@ class SweepProgress:
 class ProgressCallback(tune.Callback):
     """Tune callback: progress snapshots to `on_progress`. With `at_most` (a frontier
     search's count of the trials it can still come to), the total shrinks as the walk
-    decides, so points it will skip never show as pending."""
+    decides, so points it will skip never show as pending. `done_before`: trials that
+    finished in an earlier run, by the records' status (`tune_state.trial_status`), the
+    count `resume` prints; they are not part of this run."""
 
     def __init__(
         self,
         total: int,
         on_progress: Callable[[SweepProgress], None] | None,
         at_most: Callable[[], int] | None = None,
+        done_before: int = 0,
     ):
-        self.progress = SweepProgress(total=total)
+        self.progress = SweepProgress(total=total, done=done_before)
         self.on_progress = on_progress
         self.at_most = at_most
+        self.done_before = done_before
         self.done: set[str] = set()
         self.running: set[str] = set()
         self.failed: set[str] = set()
 
     def __getstate__(self) -> dict[str, Any]:
-        # Tune pickles callbacks with the experiment; the renderer and the search's
-        # count stay with this driver.
+        # Tune pickles callbacks into its tuner.pkl (written, never read by gradsweep); the
+        # renderer and the search's count stay with this driver.
         return {**self.__dict__, "on_progress": None, "at_most": None}
 
-    def restart(self, on_progress, done: set[str], at_most=None) -> None:
-        """After a restore: this run's renderer and search, and the trials that finished."""
-        self.on_progress, self.at_most = on_progress, at_most
-        self.done, self.running, self.failed = set(done), set(), set()
-
     def _update(self) -> None:
-        self.progress.done = len(self.done)
+        self.progress.done = self.done_before + len(self.done)
         self.progress.running = len(self.running)
         self.progress.failed = len(self.failed)
         if self.at_most is not None:
-            seen = len(self.done | self.running | self.failed)
+            seen = self.done_before + len(self.done | self.running | self.failed)
             self.progress.total = max(self.at_most(), seen)
         if self.on_progress is not None:
             self.on_progress(self.progress)

@@ -1,35 +1,41 @@
 """A Ray Tune `Searcher` around the pure frontier search (`gradsweep.frontier_search`).
 
-Tune saves a searcher's state with its experiment state, which lags by seconds: after a
-driver kill the saved walk may not know trials that finished or started since. On restore
-the walk is therefore rebuilt from the trials' own records, keyed by config: a finished
-trial's `final.json` is its outcome, a trial Tune will resume is never suggested again, and
-a trial Tune has no record of and that never finished is set aside so its config runs anew.
+The searcher keeps no state of its own worth saving: the walk is decided by the trials'
+outcomes, and those are the trials' own records (`final.json`). `resume` therefore starts a
+fresh searcher over a walk rebuilt from the records (`gradsweep.sweep.resume`); Tune is
+never asked to save or restore it, so nothing is pickled or unpickled for it.
 """
 
 from __future__ import annotations
 
 import logging
-import pickle
+from collections.abc import Callable
 from typing import Any
 
-import pyarrow.fs as pafs
 from ray.tune.search import Searcher
 
-from gradsweep import experiment as layout
+from gradsweep import layout
 from gradsweep.frontier_search import FINISHED, FrontierSearch
+from gradsweep.storage_io import filesystem, read_json
 
 log = logging.getLogger(__name__)
 
 
 class FrontierSearcher(Searcher):
-    """Suggests the frontier walk's configs; a trial's `final.solved` is its outcome."""
+    """Suggests the frontier walk's configs; a trial's `final.solved` is its outcome.
 
-    def __init__(self, search: FrontierSearch, experiment: str):
+    `dirname(config)` is the trial directory's name (`layout.trial_dirname` with the
+    experiment's swept fields), where the final row is read when Tune's result lacks it.
+    """
+
+    def __init__(
+        self, search: FrontierSearch, experiment: str, dirname: Callable[[dict[str, Any]], str]
+    ):
         super().__init__()
         self.search = search
         self.experiment = experiment
-        self.trials: dict[str, dict[str, Any]] = {}  # trial id -> config
+        self.dirname = dirname
+        self.trials: dict[str, dict[str, Any]] = {}  # Tune's trial id -> config
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         config = self.search.suggest()
@@ -41,64 +47,24 @@ class FrontierSearcher(Searcher):
         return {"trial": config}
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
-        config = self.trials.pop(trial_id, None) or self._recorded_config(trial_id)
+        config = self.trials.pop(trial_id, None)
         if config is None:
             log.warning("trial %s completed with no known config; not counted", trial_id)
             return
         # A trial that failed after all its retries counts as a seed that did not solve.
-        self.search.record(config, not error and self._solved(trial_id, result or {}))
+        self.search.record(config, not error and self._solved(config, result or {}))
 
-    def _solved(self, trial_id: str, result: dict[str, Any]) -> bool:
+    def _solved(self, config: dict[str, Any], result: dict[str, Any]) -> bool:
         """Tune hands searchers the last result flattened ("final/solved"); the trial's
         own final record says the same and is read when the result does not."""
         if "final/solved" in result:
             return bool(result["final/solved"])
-        fs, root = layout.filesystem(self.experiment)
-        final = layout.read_json(fs, f"{root}/{trial_id}/{layout.FINAL}") or {}
+        fs, root = filesystem(self.experiment)
+        final = read_json(fs, f"{root}/{self.dirname(config)}/{layout.FINAL}") or {}
         return bool((final.get("final") or {}).get("solved"))
 
-    def _recorded_config(self, trial_id: str) -> dict[str, Any] | None:
-        fs, root = layout.filesystem(self.experiment)
-        params = layout.read_json(fs, f"{root}/{trial_id}/{layout.PARAMS}")
-        return None if params is None else params.get("trial")
-
     def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as stream:
-            pickle.dump({"search": self.search, "trials": self.trials}, stream)
+        """Nothing to save: the records rebuild the walk (Tune then writes no file)."""
 
     def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as stream:
-            state = pickle.load(stream)  # written by `save` above, in this experiment
-        self.search, self.trials = state["search"], state["trials"]
-        self.sync_with_records()
-
-    def sync_with_records(self, set_aside: bool = True) -> None:
-        """Bring the walk up to what the experiment directory says happened; `set_aside`
-        moves unfinished trials that Tune does not know into `.abandoned/`."""
-        fs, root = layout.filesystem(self.experiment)
-        known = layout.read_trials(fs, root)  # what Tune will restore
-        selector = pafs.FileSelector(root, allow_not_found=True)
-        for info in fs.get_file_info(selector):
-            if info.type != pafs.FileType.Directory or info.base_name.startswith("."):
-                continue
-            trial_id = info.base_name
-            params = layout.read_json(fs, f"{info.path}/{layout.PARAMS}")
-            if params is None:
-                continue
-            config = params.get("trial", params)
-            final = layout.read_json(fs, f"{info.path}/{layout.FINAL}")
-            if final is not None:
-                self.search.record(config, bool((final.get("final") or {}).get("solved")))
-            elif trial_id in known:
-                self.search.mark_running(config)
-            elif set_aside:
-                set_aside = f"{root}/{layout.ABANDONED}/{trial_id}"
-                fs.create_dir(f"{root}/{layout.ABANDONED}", recursive=True)
-                fs.move(info.path, set_aside)
-                log.warning(
-                    "trial %s: unknown to Tune, unfinished; moved to %s", trial_id, set_aside
-                )
-        for trial_id, trial in known.items():
-            if trial_id not in self.trials and trial["config"]:
-                self.trials[trial_id] = trial["config"]
-                self.search.mark_running(trial["config"])
+        raise NotImplementedError("gradsweep rebuilds the walk from the trials' records")

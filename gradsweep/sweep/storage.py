@@ -9,7 +9,7 @@ from pathlib import Path
 import ray
 
 from gradsweep.errors import ConfigError
-from gradsweep.experiment import is_uri
+from gradsweep.layout import is_uri
 from gradsweep.spec import NAME_PATTERN
 from gradsweep.sweep.manifest import nodes
 

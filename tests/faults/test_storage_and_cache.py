@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from gradsweep.cli import main
-from gradsweep.experiment import CACHE_DIR
+from gradsweep.layout import CACHE_DIR
 from gradsweep.results import load_results
 
 ROOT = Path(__file__).parent.parent.parent

@@ -1,9 +1,8 @@
-"""The results reader's parquet cache of an experiment's tables, kept next to it.
+"""The readers' parquet cache inside an experiment directory (`.gradsweep-cache/`).
 
-The cache is valid while the files it was built from are unchanged (`fingerprint`: sizes
-and modification times of every trial file and of Tune's state); its key file is written
-last, so a half-written cache is never taken for a valid one. An experiment that cannot
-be written to (a read-only copy) still loads, uncached.
+Valid while the key, the sizes and times of every trial file and of Tune's state, is
+unchanged; written key last, so a cache cut short is never taken for valid. A read-only
+experiment still loads: the cache is then simply not written.
 """
 
 from __future__ import annotations
@@ -16,8 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from gradsweep import experiment as layout
-from gradsweep.experiment import CACHE_DIR
+from gradsweep import layout
+from gradsweep.layout import CACHE_DIR
+from gradsweep.storage_io import write_local
 
 log = logging.getLogger(__name__)
 
@@ -38,35 +38,31 @@ def fingerprint(path: Path) -> dict[str, Any]:
     return {"version": CACHE_VERSION, "files": stats}
 
 
-def files(path: Path) -> dict[str, Path]:
+def cache_paths(path: Path) -> dict[str, Path]:
     cache = path / CACHE_DIR
     return {name: cache / f"{name}.parquet" for name in ("trials", "epochs", "profiles")} | {
         "key": cache / "key.json"
     }
 
 
-def _write_frame(frame: pd.DataFrame, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, target)
+def _write_atomic_frame(frame: pd.DataFrame, target: Path) -> None:
+    write_local(target, frame.to_parquet(index=False))
 
 
-def write(path: Path, key: dict, frames: tuple[pd.DataFrame, ...]) -> None:
-    paths = files(path)
+def write_cache(path: Path, key: dict, frames: tuple[pd.DataFrame, ...]) -> None:
+    paths = cache_paths(path)
     try:
         paths["key"].parent.mkdir(exist_ok=True)
         paths["profiles"].unlink(missing_ok=True)  # made again, on first use, from these files
         for name, frame in zip(("trials", "epochs"), frames, strict=True):
-            _write_frame(frame, paths[name])
-        tmp = paths["key"].with_name(f".key.json.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(key))
-        os.replace(tmp, paths["key"])  # the key last: a half-written cache is never valid
+            _write_atomic_frame(frame, paths[name])
+        write_local(paths["key"], json.dumps(key))  # last: a half-made cache is never valid
     except OSError as err:  # a read-only copy of an experiment still loads
         log.info("results cache not written in %s: %s", path, err)
 
 
-def read(path: Path, key: dict) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    paths = files(path)
+def read_cached(path: Path, key: dict) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    paths = cache_paths(path)
     try:
         if json.loads(paths["key"].read_text()) != key:
             return None
@@ -77,9 +73,9 @@ def read(path: Path, key: dict) -> tuple[pd.DataFrame, pd.DataFrame] | None:
         return None
 
 
-def keep_profiles(path: Path, profiles: pd.DataFrame) -> pd.DataFrame:
+def cache_profiles(path: Path, profiles: pd.DataFrame) -> pd.DataFrame:
     try:
-        _write_frame(profiles, files(path)["profiles"])
+        _write_atomic_frame(profiles, cache_paths(path)["profiles"])
     except OSError as err:
         log.info("profiles cache not written in %s: %s", path, err)
     return profiles

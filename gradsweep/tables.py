@@ -1,6 +1,8 @@
-"""The typed columns of the tidy tables: dtypes from `TrialConfig`'s and `Summary`'s
-annotations, and the frames `results` builds from what it read (config, summary, epoch
-and profile rows). Pure: lists and Arrow tables in, typed DataFrames out; no files.
+"""The typed frames of the results tables: config, summary, epochs and profiles columns.
+
+Each column's pandas dtype comes from its declaration (`TrialConfig`'s annotations, the
+`Summary` record): nullable counts and flags, plain float64 measurements. Pure: lists and
+Arrow tables in, DataFrames out.
 """
 
 from __future__ import annotations
