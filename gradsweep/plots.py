@@ -32,7 +32,7 @@ from gradsweep.analysis import (
 from gradsweep.config import ARCH_NAMES, format_value, group_label
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
-ARCH_ORDER = ["rnn", "lstm", "gru"]
+ARCH_ORDER = list(ARCH_NAMES)  # the order `archs.ARCHS` declares them in
 
 # What each heatmap metric is called on a colour bar, and whether it is drawn on a log scale.
 METRICS = {

@@ -17,6 +17,9 @@ ADDED = {
         "optimizer": "adam",
         "momentum": 0.0,
         "forget_bias": 1.0,
+        "recurrent_gain": None,  # as the initialiser gave
+        "gate_init": "keras",
+        "chrono_t_max": None,
         "val_mse": None,
         "test_mse": None,
     },
