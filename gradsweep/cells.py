@@ -20,8 +20,8 @@ import tensorflow as tf
 # modReLU's guard against dividing by a zero modulus: the authors' `complex_RNN` (models.py of
 # amarshah/complex_RNN) divides by (|z| + 1e-5).
 MODRELU_EPS = 1e-5
-# Under the square root of |z|: keeps d|z|/dz finite at z = 0 (a zero state with a zero input,
-# which the authors' learned, non-zero h_0 never meets and gradsweep's zero h_0 does).
+# Under the square root of |z|: keeps d|z|/dz finite at z = 0 (a unit that relu zeroed, fed
+# nothing by the other units and the input).
 _MODULUS_FLOOR = 1e-12
 
 
@@ -45,11 +45,12 @@ class URNNCell(keras.layers.Layer):
     [Re h, Im h] (2 * units reals), which the head reads, as the authors' U (2n, out) does.
 
     As the authors' code (amarshah/complex_RNN, models.py, `complex_RNN`): V_re, V_im and
-    the reflections Glorot-uniform, theta uniform +-sqrt(6 / (3 + n)), b uniform +-0.01;
-    their reflection is about conj(v) (`times_reflection`), kept here. Differences: h_0 = 0,
-    not learned; their `scale` diagonal (a penalised, non-unitary extra) is left out; the
-    stored version of their `complex_RNN` has the two FFTs commented out, the paper and
-    `complex_RNN_LSTM` have them, and so does this cell.
+    the reflections Glorot-uniform, theta uniform +-sqrt(6 / (3 + n)), b uniform +-0.01,
+    a learned initial state h_0 uniform +-sqrt(3 / n); their reflection is about conj(v)
+    (`times_reflection`), kept here. Differences: their `scale` diagonal (a penalised,
+    non-unitary extra) is left out; the stored version of their `complex_RNN` (commit
+    0fbd1f0) has the two FFTs commented out, the paper and `complex_RNN_LSTM` have them,
+    and so does this cell.
     """
 
     def __init__(self, units: int, seed: int, **kwargs):
@@ -71,6 +72,12 @@ class URNNCell(keras.layers.Layer):
             (2, 2 * n), _uniform(np.sqrt(6.0 / (2 + 2 * n))), name="reflection"
         )
         self.bias = self.add_weight((n,), _uniform(0.01), name="bias")
+        # Their learned h_0, uniform +-sqrt(2) sqrt(3 / 2n): a zero state would sit where
+        # modReLU's slope is b / eps (up to 1e3) and blow the input gradient up step by step.
+        self.initial = self.add_weight((2 * n,), _uniform(np.sqrt(3.0 / n)), name="h0")
+
+    def get_initial_state(self, batch_size=None):
+        return [tf.tile(self.initial[None, :], [batch_size, 1])]
 
     def _times_w(self, z: tf.Tensor) -> tf.Tensor:
         """W z for every row z of a complex (batch, n) tensor, factor by factor."""
@@ -107,7 +114,7 @@ class URNNCell(keras.layers.Layer):
         return {
             "input_kernel": [self.kernel],
             "recurrent_kernel": [self.theta, self.reflection],
-            "bias": [self.bias],
+            "bias": [self.bias, self.initial],  # h_0: a learned offset, like a bias
         }
 
     def recurrent_matrix(self) -> np.ndarray:
