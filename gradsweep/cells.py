@@ -35,7 +35,9 @@ class SequenceRNN(keras.layers.RNN):
 
 
 class URNNCell(keras.layers.Layer):
-    """The unitary RNN of Arjovsky, Shah & Bengio 2016 (Section 3, eq. 6; Section 4, eq. 8):
+    """The unitary RNN of Arjovsky, Shah & Bengio 2016 (read in their draft, amarshah/complex_RNN
+    `paper/uRNN/uRNN.tex`: the parametrisation, and "Architecture details" for modReLU, the
+    complex units and the output):
 
         z_t = W h_{t-1} + V x_t,   W = D3 R2 F^-1 D2 Pi R1 F D1,   h_t = modReLU(z_t, b),
 
@@ -44,13 +46,14 @@ class URNNCell(keras.layers.Layer):
     z * relu(|z| + b) / (|z| + eps). `units` complex units; the state and the output are
     [Re h, Im h] (2 * units reals), which the head reads, as the authors' U (2n, out) does.
 
-    As the authors' code (amarshah/complex_RNN, models.py, `complex_RNN`): V_re, V_im and
-    the reflections Glorot-uniform, theta uniform +-sqrt(6 / (3 + n)), b uniform +-0.01,
-    a learned initial state h_0 uniform +-sqrt(3 / n); their reflection is about conj(v)
-    (`times_reflection`), kept here. Differences: their `scale` diagonal (a penalised,
-    non-unitary extra) is left out; the stored version of their `complex_RNN` (commit
-    0fbd1f0) has the two FFTs commented out, the paper and `complex_RNN_LSTM` have them,
-    and so does this cell.
+    As the authors' code (amarshah/complex_RNN, models.py, `complex_RNN`): V_re, V_im and the
+    reflections Glorot-uniform, theta uniform +-sqrt(6 / (3 + n)), b uniform +-0.01, a learned
+    initial state h_0 uniform +-sqrt(3 / n); their reflection is about conj(v)
+    (`times_reflection`), kept here. (The draft's text initialises differently: biases 0,
+    reflections U[-1, 1], phases U[-pi, pi]; the code is followed.) Differences: their `scale`
+    diagonal (a penalised, non-unitary extra) is left out; the stored version of their
+    `complex_RNN` (commit 0fbd1f0) has the two FFTs commented out, the paper and
+    `complex_RNN_LSTM` have them, and so does this cell.
     """
 
     def __init__(self, units: int, seed: int, **kwargs):
@@ -123,15 +126,16 @@ class URNNCell(keras.layers.Layer):
 
 
 class ExpRNNCell(keras.layers.Layer):
-    """The orthogonal RNN of Lezcano-Casado & Martinez-Rubio 2019 (Section 3 and 4.1):
+    """The orthogonal RNN of Lezcano-Casado & Martinez-Rubio 2019 ("Cheap orthogonal
+    constraints in neural networks"), as their code (Lezcano/expRNN) runs it:
 
         h_t = modReLU(h_{t-1} W + x_t V, b),   W = expm(A - A^T) with A strictly upper,
 
-    real modReLU(z) = sign(z) relu(|z| + b). As their code (Lezcano/expRNN, orthogonal.py,
-    initialization.py): A from `henaff_init_` (2x2 rotation blocks, angles U[-pi, pi], their
-    default) or `cayley_init_`; V He-normal (std sqrt(2 / inputs)), no input bias; b uniform
-    +-0.01. Difference: they train A with its own, 10x smaller, learning rate (`lr_orth`);
-    here one optimizer trains every variable.
+    real modReLU(z) = sign(z) relu(|z| + b) (`modrelu` in orthogonal.py). As their code
+    (orthogonal.py, initialization.py, 1_copying.py): A from `henaff_init_` (2x2 rotation
+    blocks, angles U[-pi, pi], their default) or `cayley_init_`; V He-normal (std sqrt(2 /
+    inputs)), no input bias; b uniform +-0.01. Difference: they train A with its own, 10x
+    smaller, learning rate (`lr_orth`); here one optimizer trains every variable.
     """
 
     def __init__(self, units: int, seed: int, init: str = "henaff", **kwargs):
@@ -200,8 +204,8 @@ class MaxAbs(keras.constraints.Constraint):
 
 def indrnn_bound(dependency: int, activation: str) -> float:
     """|u|'s bound for a dependency of `dependency` steps, as the authors' adding code
-    (Sunnydreamrain/IndRNN_Theano_Lasagne, adding/adding.py, MAG = 2): 2^(1/T) for relu, so
-    that u^T, the gradient's growth over T steps, stays below 2 (Li et al. 2018, Section 3.1);
+    (Sunnydreamrain/IndRNN_Theano_Lasagne, adding/adding.py, `MAG` = 2): 2^(1/T) for relu,
+    so that u^T, a unit's gradient growth over T steps, stays within 2;
     (2 / 0.9^(T/10))^(1/T) for tanh."""
     steps = max(dependency, 1)
     if activation == "tanh":
@@ -210,8 +214,8 @@ def indrnn_bound(dependency: int, activation: str) -> float:
 
 
 class IndRNNCell(keras.layers.Layer):
-    """The independently recurrent cell of Li et al. 2018 (eq. 2):
-    h_t = sigma(W x_t + u * h_{t-1} + b), one recurrent weight per unit.
+    """The independently recurrent cell of Li et al. 2018 ("Independently recurrent neural
+    network (IndRNN)"): h_t = sigma(W x_t + u * h_{t-1} + b), one recurrent weight per unit.
 
     As the authors' adding code (adding/adding.py): |u| clipped to `indrnn_bound` (here a
     Keras constraint, applied after every optimizer step; they clip before each step); W

@@ -26,7 +26,7 @@ from gradsweep.errors import from_validation_error
 Task = Literal["recall", "sum_sign", "adding", "copy"]
 Arch = Literal["rnn", "lstm", "gru", "urnn", "exprnn", "indrnn"]
 # SimpleRNN's activation: relu with `recurrent_init: identity` is the IRNN of Le et al. 2015;
-# modrelu is the uRNN's and expRNN's (Arjovsky et al. 2016, Section 4, eq. 8).
+# modrelu is the uRNN's and expRNN's (Arjovsky et al. 2016; see gradsweep/cells.py).
 Activation = Literal["tanh", "relu", "modrelu"]
 # Le et al. 2015 (Section 4) and Hochreiter & Schmidhuber 1997 did not train with Adam.
 Optimizer = Literal["adam", "sgd", "rmsprop"]

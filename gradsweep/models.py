@@ -128,13 +128,14 @@ def _with_radius(kernel: np.ndarray, blocks: int, gain: float) -> np.ndarray:
 
 
 def _chrono_bias(t_max: int, gru: bool, seed: int):
-    """Chrono initialisation (Tallec & Ollivier 2018, Section 4): forget-gate bias
+    """Chrono initialisation (Tallec & Ollivier 2018; the formula as `0h-n0/chrono_initialization`
+    implements it for the LSTM, its source paper not read here): forget-gate bias
     log U[1, t_max - 1] per unit, input-gate bias its negative, the rest 0.
 
     LSTM (Keras's gate order i, f, c, o; one bias vector): b_f = log U, b_i = -b_f. GRU
     (Keras: h = z * h_prev + (1 - z) * candidate, biases (2, 3 * hidden) with reset_after):
     z keeps the old state, so z is the forget gate and 1 - z the input gate; one bias
-    b_z = log U on the input-side row does both."""
+    b_z = log U on the input-side row does both (our reading, for the GRU)."""
 
     def initializer(shape, dtype=None):
         hidden = shape[-1] // (3 if gru else 4)
