@@ -33,6 +33,7 @@ def main() -> int:
     stages = [
         ("training step vs keras fit", bench_step.training_step),
         ("FLOP/s vs matmul peak", bench_step.hardware_ceiling),
+        ("cell train step vs lstm", bench_step.cells_vs_lstm),
         ("against the notebook's loop", bench_notebook.against_notebook),
         ("sweep scaling and memory", bench_sweep.sweep_scaling),
         ("results loading", _results_loading),

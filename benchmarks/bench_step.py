@@ -95,6 +95,39 @@ def training_step(repeats: int = 5) -> list[Row]:
     return rows
 
 
+# The literature's cells (gradsweep/cells.py), each against the LSTM at the same hidden size.
+REMEDIES = ("urnn", "exprnn", "indrnn")
+
+
+def cells_vs_lstm(repeats: int = 5) -> list[Row]:
+    """Training epochs (diagnostics on) of each new cell and the LSTM alternate within every
+    repeat; the ratio is samples/s of the cell over the LSTM's (> 1: the cell is faster)."""
+    lstm, _ = _our_epoch(TrialConfig(arch="lstm", **SIZE))
+    rows = []
+    for arch in REMEDIES:
+        cell, _ = _our_epoch(TrialConfig(arch=arch, **SIZE))
+        times = {"cell": [], "lstm": []}
+        for _ in range(repeats):
+            times["cell"].append(cell())
+            times["lstm"].append(lstm())
+        r, lo, hi = ratio_stats(times["cell"], times["lstm"], higher_is_better=False)
+        n = SIZE["train_size"]
+        rows.append(
+            Row(
+                "cell train step vs lstm",
+                f"{arch}, hidden {SIZE['hidden']}",
+                r,
+                lo,
+                hi,
+                "samples/s",
+                n / median(times["cell"]),
+                n / median(times["lstm"]),
+                note="the same epoch, diagnostics on; ratio = cell / LSTM samples/s",
+            )
+        )
+    return rows
+
+
 def step_flops(arch: str, batch: int, seq_len: int, hidden: int) -> float:
     """Matmul FLOPs of one training step: forward plus backward (about twice the forward)."""
     gates = GATES[arch]

@@ -20,18 +20,35 @@ from pydantic import (
 )
 
 from gradsweep import tasks
+from gradsweep.archs import ARCHS
 from gradsweep.errors import from_validation_error
 
 Task = Literal["recall", "sum_sign", "adding", "copy"]
-Arch = Literal["rnn", "lstm", "gru"]
-# SimpleRNN's activation: relu with `recurrent_init: identity` is the IRNN of Le et al. 2015.
-Activation = Literal["tanh", "relu"]
+Arch = Literal["rnn", "lstm", "gru", "urnn", "exprnn", "indrnn"]
+# SimpleRNN's activation: relu with `recurrent_init: identity` is the IRNN of Le et al. 2015;
+# modrelu is the uRNN's and expRNN's (Arjovsky et al. 2016; see gradsweep/cells.py).
+Activation = Literal["tanh", "relu", "modrelu"]
 # Le et al. 2015 (SGD, by secondary accounts) and Hochreiter & Schmidhuber 1997 did not train
 # with Adam; Arjovsky et al. 2016 used RMSProp.
 Optimizer = Literal["adam", "sgd", "rmsprop"]
 # Recurrent initialisers worth comparing: the vanishing-gradient results depend on them
 # (Pascanu et al. 2013; Le et al. 2015 use the identity for ReLU RNNs).
-RecurrentInit = Literal["orthogonal", "glorot_uniform", "identity", "random_normal"]
+# For LSTM and GRU, orthogonal and identity apply to each square gate block on its own;
+# orthogonal_fused is Keras's own orthogonal over the fused (hidden, blocks * hidden) matrix.
+# henaff and cayley are expRNN's (Lezcano-Casado & Martinez-Rubio 2019, their code's
+# initialization.py); own is the paper's own init of urnn and indrnn (see gradsweep/cells.py).
+RecurrentInit = Literal[
+    "orthogonal",
+    "glorot_uniform",
+    "identity",
+    "random_normal",
+    "orthogonal_fused",
+    "henaff",
+    "cayley",
+    "own",
+]
+# LSTM/GRU gate biases: Keras's (forget bias 1, the rest 0), or chrono (Tallec & Ollivier 2018).
+GateInit = Literal["keras", "chrono"]
 # Per-variable gradient groups, named the same whatever Keras calls the layers.
 VARIABLE_GROUPS = ("input_kernel", "recurrent_kernel", "bias", "head")
 
@@ -57,8 +74,8 @@ class Role:
     - `off`: what None means when it is allowed ("off" for no clipping); None when a
       spec's null is refused.
     - `in_table`: a column of the trials table (False: how a trial ran, not what it was).
-    - `per_task`: its default depends on the task (`tasks.Task.defaults` or the gap), so
-      `train` leaves it to the config unless given.
+    - `per_task`: its default depends on the task (`tasks.Task.defaults` or the gap) or the
+      arch (`ArchInfo.defaults`), so `train` leaves it to the config unless given.
     """
 
     section: Literal["budget", "resources"] | None = None
@@ -92,10 +109,14 @@ class TrialConfig(BaseModel):
         "(Arjovsky et al. 2016).",
     )
     arch: Annotated[Arch, Role(shapes_init=True)] = Field(
-        "rnn", description="rnn = SimpleRNN, lstm or gru."
+        "rnn",
+        description="rnn = SimpleRNN, lstm, gru, urnn (Arjovsky et al. 2016), exprnn "
+        "(Lezcano-Casado & Martinez-Rubio 2019) or indrnn (Li et al. 2018).",
     )
-    activation: Annotated[Activation, Role(shapes_init=True, bare=True)] = Field(
-        "tanh", description="rnn only: tanh, or relu (with recurrent_init identity: IRNN)."
+    activation: Annotated[Activation, Role(shapes_init=True, bare=True, per_task=True)] = Field(
+        "tanh",
+        description="rnn: tanh, or relu (with recurrent_init identity: IRNN); lstm, gru: tanh; "
+        "urnn, exprnn: modrelu; indrnn: relu (default) or tanh.",
     )
     hidden: Annotated[int, Role(shapes_init=True, per_task=True)] = Field(
         32, ge=1, le=4096, description="Recurrent units."
@@ -114,8 +135,24 @@ class TrialConfig(BaseModel):
     scale: Annotated[float, Role()] = Field(
         10.0, gt=0, allow_inf_nan=False, description="sum_sign input std."
     )
-    recurrent_init: Annotated[RecurrentInit, Role(shapes_init=True, label="init")] = Field(
-        "orthogonal", description="Initialiser of the recurrent kernel."
+    recurrent_init: Annotated[
+        RecurrentInit, Role(shapes_init=True, label="init", per_task=True)
+    ] = Field(
+        "orthogonal",
+        description="Initialiser of the recurrent kernel: orthogonal, glorot_uniform, identity, "
+        "random_normal; lstm/gru also orthogonal_fused (Keras's, over all gate blocks at once; "
+        "orthogonal and identity apply per block); exprnn henaff (default) or cayley; urnn and "
+        "indrnn own (their papers').",
+    )
+    recurrent_gain: Annotated[float | None, Role(shapes_init=True, label="gain", off="as init")] = (
+        Field(
+            None,
+            gt=0,
+            le=100,
+            allow_inf_nan=False,
+            description="Scale the recurrent kernel at init so its spectral radius is this "
+            "(lstm/gru: every gate block's); absent = as the initialiser gives. rnn, lstm, gru.",
+        )
     )
     forget_bias: Annotated[float, Role(shapes_init=True)] = Field(
         1.0,
@@ -123,6 +160,18 @@ class TrialConfig(BaseModel):
         le=20,
         allow_inf_nan=False,
         description="lstm only: the forget gate's bias at init (Keras's default 1.0).",
+    )
+    gate_init: Annotated[GateInit, Role(shapes_init=True, bare=True)] = Field(
+        "keras",
+        description="lstm/gru gate biases: keras, or chrono (Tallec & Ollivier 2018: forget "
+        "bias log U[1, chrono_t_max - 1], input bias its negative).",
+    )
+    chrono_t_max: Annotated[int | None, Role(shapes_init=True, off="dependency")] = Field(
+        None,
+        ge=2,
+        le=1_000_000,
+        description="chrono's T_max; absent = the trial's dependency length (gap for recall "
+        "and copy, seq_len for sum_sign and adding).",
     )
     clip_norm: Annotated[float | None, Role(off="off")] = Field(
         None,
@@ -183,6 +232,9 @@ class TrialConfig(BaseModel):
             if task.uses_gap and data.get("gap") is None:
                 data = {**data, "gap": DEFAULT_GAP}
             data = {**task.defaults, **data}  # what the task needs, unless given
+        arch = ARCHS.get(data.get("arch", "rnn"))
+        if arch is not None:  # an unknown arch is refused by the field's own check
+            data = {**arch.defaults, **data}
             gap = data.get("gap")  # checked later; only a true int derives seq_len here
             if "seq_len" not in data and isinstance(gap, int) and not isinstance(gap, bool):
                 derived = task.default_seq_len(gap)
@@ -193,21 +245,60 @@ class TrialConfig(BaseModel):
 
     @field_validator("activation")
     @classmethod
-    def _activation_of_rnn(cls, activation: str, info: ValidationInfo) -> str:
+    def _activation_of_arch(cls, activation: str, info: ValidationInfo) -> str:
         arch = info.data.get("arch")
-        if activation != "tanh" and arch in ("lstm", "gru"):
+        if arch in ARCHS and activation not in ARCHS[arch].activations:
+            why = " (so that it runs the cuDNN kernel)" if ARCHS[arch].gated else ""
             raise ValueError(
-                f"{arch} keeps Keras's tanh (so that it runs the cuDNN kernel); "
-                "relu applies to arch rnn only"
+                f"{arch} takes {' or '.join(ARCHS[arch].activations)}{why}; relu applies to "
+                "arch rnn only and indrnn, modrelu to urnn and exprnn"
             )
         return activation
+
+    @field_validator("recurrent_init")
+    @classmethod
+    def _init_of_arch(cls, init: str, info: ValidationInfo) -> str:
+        arch = info.data.get("arch")
+        if arch in ARCHS and init not in ARCHS[arch].inits:
+            raise ValueError(f"{arch} takes {', '.join(ARCHS[arch].inits)}")
+        return init
+
+    @field_validator("recurrent_gain")
+    @classmethod
+    def _gain_of_arch(cls, gain: float | None, info: ValidationInfo) -> float | None:
+        arch = info.data.get("arch")
+        if gain is not None and arch in ARCHS and not ARCHS[arch].gain:
+            raise ValueError(
+                f"{arch} fixes its recurrent matrix's scale itself (unitary, orthogonal or "
+                "bounded by construction); recurrent_gain applies to rnn, lstm and gru"
+            )
+        return gain
 
     @field_validator("forget_bias")
     @classmethod
     def _forget_bias_of_lstm(cls, forget_bias: float, info: ValidationInfo) -> float:
-        if forget_bias != 1.0 and info.data.get("arch") != "lstm":
+        arch = info.data.get("arch")
+        if forget_bias != 1.0 and arch in ARCHS and not ARCHS[arch].forget_gate:
             raise ValueError("only an lstm has a forget gate; leave forget_bias at 1.0")
         return forget_bias
+
+    @field_validator("gate_init")
+    @classmethod
+    def _gate_init_of_gated(cls, gate_init: str, info: ValidationInfo) -> str:
+        arch = info.data.get("arch")
+        if gate_init != "keras" and arch in ARCHS and not ARCHS[arch].gated:
+            raise ValueError(f"{arch} has no gates; gate_init chrono applies to lstm and gru")
+        if gate_init == "chrono" and info.data.get("forget_bias", 1.0) != 1.0:
+            # chrono sets the forget bias itself: two settings of one number are refused.
+            raise ValueError("chrono sets the forget bias itself; leave forget_bias at 1.0")
+        return gate_init
+
+    @field_validator("chrono_t_max")
+    @classmethod
+    def _t_max_of_chrono(cls, t_max: int | None, info: ValidationInfo) -> int | None:
+        if t_max is not None and info.data.get("gate_init") != "chrono":
+            raise ValueError("applies to gate_init chrono only; leave it out")
+        return t_max
 
     @field_validator("momentum")
     @classmethod
@@ -241,6 +332,12 @@ class TrialConfig(BaseModel):
             return cls(**values)
         except ValidationError as err:
             raise from_validation_error(err, where) from None
+
+    @property
+    def dependency_length(self) -> int:
+        """The value of the task's dependency axis: gap for recall and copy (T), seq_len
+        for sum_sign and adding. chrono's T_max and IndRNN's bound default to it."""
+        return self.gap if tasks.get(self.task).uses_gap else self.seq_len
 
     @property
     def signal_position(self) -> int:
@@ -281,7 +378,7 @@ def format_value(field: str, value: Any) -> str:
     return repr(float(value)) if isinstance(value, float) else str(value)
 
 
-ARCH_NAMES = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+ARCH_NAMES = {name: arch.label for name, arch in ARCHS.items()}
 
 
 def model_label(arch: str, clip: float | None, hidden: int | None = None) -> str:
@@ -310,8 +407,6 @@ def _setting(key: str, value) -> str:
     return f"{known.label or key} {format_value(key, value)}"
 
 
-# Gate blocks per recurrent cell: SimpleRNN 1, LSTM 4 (i, f, c, o), GRU 3 (z, r, h).
-_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 # A trial worker's resident memory before its data and model: TensorFlow and Ray's worker,
 # measured at 968-1,115 MiB peak in `make bench`, rounded up.
 WORKER_BASE_BYTES = 1.2 * 2**30
@@ -322,7 +417,7 @@ def estimate_memory_bytes(cfg: TrialConfig) -> float:
     inputs; the training set twice, as numpy and as a tensor), weights with their gradients
     and Adam's two moments, and the activations kept for backpropagation through the
     largest batch (training or probe), about three values per gate unit per step."""
-    units = _GATES[cfg.arch] * cfg.hidden
+    units = ARCHS[cfg.arch].blocks * cfg.hidden
     task = tasks.get(cfg.task)
     weights = units * (task.channels + cfg.hidden + 2) + (cfg.hidden + 1) * task.classes
     sequences = 2 * cfg.train_size + cfg.val_size + cfg.test_size + cfg.probe_size

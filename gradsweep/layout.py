@@ -47,9 +47,14 @@ DRIVER_LOG = "driver.log"
 CACHE_DIR = ".gradsweep-cache"
 # Ray Tune's trial status strings.
 STATUSES = ("TERMINATED", "ERROR", "RUNNING", "PENDING", "PAUSED")
-# The manifest's `layout` for experiments whose trial directories are named by config;
-# earlier ones (no `layout` key) used Tune's trial ids and can be read but not resumed.
-LAYOUT_VERSION = 2
+# The manifest's `layout`: 2 named trial directories by config (earlier ones, with no
+# `layout` key, used Tune's trial ids and can be read but not resumed); 3 made
+# `recurrent_init: orthogonal` mean orthogonal per gate block on LSTM and GRU (before, it
+# was Keras's orthogonal over the fused matrix, now `orthogonal_fused`; `results` reads
+# older experiments' rows with the name of what ran).
+LAYOUT_VERSION = 3
+# The first layout whose LSTM/GRU `orthogonal` is per gate block.
+PER_BLOCK_INIT = 3
 # The files the readers need; a remote experiment's mirror holds these and nothing else.
 MIRRORED = (MANIFEST, PARAMS, EPOCHS, FINAL, ERROR)
 

@@ -19,8 +19,8 @@ from gradsweep.config import VARIABLE_GROUPS, TrialConfig
 from gradsweep.models import (
     Objective,
     build_model,
-    candidate_recurrent_kernel,
     objective,
+    recurrent_matrix,
     variable_groups,
 )
 from gradsweep.records import EpochMetrics, TrialState
@@ -169,7 +169,7 @@ class Trainer:
             ratio = diagnostics.signal_grad_ratio(profile, self.cfg.signal_position)
         else:  # each sequence at its own signal (the adding problem's first marker)
             ratio = diagnostics.signal_grad_ratio_per_sequence(gradients, probe.signal)
-        kernel = candidate_recurrent_kernel(self.model, self.cfg.arch)
+        kernel = recurrent_matrix(self.model)
         return {
             "grad_profile": profile.tolist(),
             "signal_grad_ratio": ratio,

@@ -260,6 +260,20 @@ def load_results(
     return _load(path)
 
 
+def as_run(trials: pd.DataFrame, manifest: dict[str, Any]) -> pd.DataFrame:
+    """`trials` with each config named as it ran: in experiments written before
+    `layout.PER_BLOCK_INIT`, an LSTM's or GRU's `orthogonal` was Keras's fused orthogonal,
+    which is `orthogonal_fused` now."""
+    if int(manifest.get("layout") or 1) >= layout.PER_BLOCK_INIT or trials.empty:
+        return trials
+    fused = trials["arch"].isin(["lstm", "gru"]) & (trials["recurrent_init"] == "orthogonal")
+    if not fused.any():
+        return trials
+    trials = trials.copy()
+    trials.loc[fused, "recurrent_init"] = "orthogonal_fused"
+    return trials
+
+
 def _load(path: Path) -> ResultSet:
     """The tables of a local experiment directory, from its parquet cache when still valid."""
     key = fingerprint(path)
@@ -274,12 +288,15 @@ def _load(path: Path) -> ResultSet:
             except (OSError, ValueError):  # not made yet, or damaged
                 return cache_profiles(path, _build(path)[2]())
 
-        return ResultSet(str(path), *cached, _loader=load_profiles, manifest=manifest)
+        trials, epochs = cached
+        return ResultSet(
+            str(path), as_run(trials, manifest), epochs, _loader=load_profiles, manifest=manifest
+        )
     trials, epochs, make_profiles = _build(path)
     write_cache(path, key, (trials, epochs))
     return ResultSet(
         str(path),
-        trials,
+        as_run(trials, manifest),
         epochs,
         _loader=lambda: cache_profiles(path, make_profiles()),
         manifest=manifest,

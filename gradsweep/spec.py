@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from gradsweep import tasks
+from gradsweep.archs import ARCHS
 from gradsweep.config import (
     NULL_MEANS_OFF,
     ROLES,
@@ -390,14 +391,8 @@ def _describe_search(spec: SweepSpec, grid: Grid) -> dict[str, Any] | None:
     }
 
 
-# Seconds per training sequence and time step on one core with diagnostics on, measured
-# with `gradsweep train` on this project's 2-core x86 machine (hidden 64, seq_len 60,
-# batch 64): rnn 1.5e-6, lstm 6.5e-6, gru ~5e-6 (2 threads; x2 for one core, rounded up).
-_SECONDS_PER_SAMPLE_STEP = {"rnn": 3e-6, "lstm": 1.3e-5, "gru": 1e-5}
-
-
 def estimate_seconds(cfg: TrialConfig) -> float:
     """Upper bound of one trial's CPU time: the whole epoch budget, no early stop."""
     width = max(1.0, (cfg.hidden / 64) ** 2)
-    per_epoch = cfg.train_size * cfg.seq_len * _SECONDS_PER_SAMPLE_STEP[cfg.arch] * width
+    per_epoch = cfg.train_size * cfg.seq_len * ARCHS[cfg.arch].seconds * width
     return cfg.max_epochs * per_epoch

@@ -54,12 +54,13 @@ def test_the_derived_field_lists_follow_the_roles():
 
     assert "forget_bias" in config.RANKABLE_FIELDS  # its omission once hid it from importance
     assert set(config.INIT_FIELDS) == {
-        "arch", "activation", "hidden", "recurrent_init", "forget_bias"
+        "arch", "activation", "hidden", "recurrent_init", "recurrent_gain", "forget_bias",
+        "gate_init", "chrono_t_max",
     }  # fmt: skip
     assert spec.NOT_SPEC_FIELDS == {
         "max_epochs": "budget", "solve_threshold": "budget", "threads": "resources"
     }  # fmt: skip
-    assert config.NULL_MEANS_OFF == ("clip_norm",)
+    assert set(config.NULL_MEANS_OFF) == {"clip_norm", "recurrent_gain", "chrono_t_max"}
     assert "threads" not in config.TABLE_FIELDS
     assert config.option_name("max_epochs") == "--epochs"
     assert config.option_name("seq_len") == "--seq-len"
@@ -118,3 +119,37 @@ def test_a_field_declared_only_in_config_reaches_train_tables_importance_and_lab
         [sys.executable, "-c", _SCRATCH_CHECK], cwd=tmp_path, env=env, capture_output=True
     )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
+
+
+def test_an_arch_fills_in_its_own_activation_and_init_unless_given():
+    assert (TrialConfig(arch="indrnn").activation, TrialConfig(arch="indrnn").recurrent_init) == (
+        "relu", "own"
+    )  # fmt: skip
+    assert TrialConfig(arch="indrnn", activation="tanh").activation == "tanh"
+    assert TrialConfig(arch="urnn").activation == "modrelu"
+    assert TrialConfig(arch="exprnn").recurrent_init == "henaff"
+    assert TrialConfig(arch="lstm").recurrent_init == "orthogonal"  # unchanged defaults
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"arch": "exprnn", "recurrent_gain": 1.5}, r"^recurrent_gain: 1.5 is not allowed: exprnn"),
+        ({"arch": "urnn", "activation": "tanh"}, r"^activation: 'tanh' is not allowed: urnn"),
+        ({"arch": "rnn", "activation": "modrelu"}, r"^activation: 'modrelu' is not allowed"),
+        ({"arch": "rnn", "recurrent_init": "orthogonal_fused"}, r"^recurrent_init: .* rnn takes"),
+        ({"arch": "gru", "gate_init": "chrono", "chrono_t_max": 1}, r"^chrono_t_max: 1 "),
+        ({"arch": "gru", "chrono_t_max": 40}, r"^chrono_t_max: 40 .* gate_init chrono only"),
+        ({"arch": "indrnn", "gate_init": "chrono"}, r"^gate_init: 'chrono' .* indrnn has no"),
+        ({"arch": "lstm", "gate_init": "chrono", "forget_bias": 5.0}, r"chrono sets the forget"),
+    ],
+)
+def test_settings_an_arch_cannot_take_are_refused_in_one_line(values, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        TrialConfig.parse(values)
+    assert "\n" not in str(err.value)
+
+
+def test_the_dependency_length_is_the_tasks_dependency_axis():
+    assert TrialConfig(gap=7, seq_len=12).dependency_length == 7
+    assert TrialConfig(task="adding", seq_len=40).dependency_length == 40

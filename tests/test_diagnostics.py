@@ -7,7 +7,7 @@ import tensorflow as tf
 from gradsweep import TrialConfig, diagnostics, tasks
 from gradsweep.config import VARIABLE_GROUPS
 from gradsweep.loop import Trainer
-from gradsweep.models import build_model, candidate_recurrent_kernel, objective, variable_groups
+from gradsweep.models import build_model, objective, recurrent_matrix, variable_groups
 from tests.helpers import bce
 
 ARCHS = ["rnn", "lstm", "gru"]
@@ -138,7 +138,7 @@ def test_spectral_radius_is_that_of_the_candidate_block(arch, blocks):
     parts = [others] * blocks
     parts[2 if blocks > 1 else 0] = candidate
     model.get_layer("recurrent").cell.recurrent_kernel.assign(np.concatenate(parts, axis=1))
-    measured = diagnostics.spectral_radius(candidate_recurrent_kernel(model, arch))
+    measured = diagnostics.spectral_radius(recurrent_matrix(model))
     expected = np.max(np.abs(np.linalg.eigvals(candidate.astype(np.float64))))
     assert measured == pytest.approx(expected, rel=1e-6) and expected == pytest.approx(0.7)
 
