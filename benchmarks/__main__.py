@@ -37,6 +37,7 @@ def main() -> int:
         ("sweep scaling and memory", bench_sweep.sweep_scaling),
         ("results loading", _results_loading),
         ("frontier search vs grid", bench_frontier.frontier_vs_grid),
+        ("frontier walk: lazy seeds vs all seeds at once", bench_frontier.lazy_seeds),
     ]
     only = set(sys.argv[1:])
     for name, stage in stages:
