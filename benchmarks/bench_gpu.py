@@ -9,7 +9,8 @@ Where none is visible the stage prints one line saying so and measures nothing. 
   the GPU at once (polling `nvidia-smi`), and that every trial finished;
 - LSTM and GRU training throughput (samples/s, a monitored epoch with validation) on the
   GPU, where Keras picks the cuDNN kernel for these cells (`models.build_model` keeps its
-  conditions), against the same cells on the CPU with the bench's threads;
+  conditions), against the same cells on the CPU with the bench's threads, each in a fresh
+  process (the CPU one with no GPU visible);
 - peak GPU memory of one trial per arch (`tf.config.experimental.get_memory_info`).
 """
 
@@ -156,25 +157,36 @@ def _trials_per_hour(share: int, gpus: float = 1.0) -> Row:
     )
 
 
-def _samples_per_second(arch: str, device: str, epochs: int = 3) -> float:
-    """Training sequences per second of a monitored epoch (validation included) on
-    `device`; the first epoch traces and is not timed."""
-    import tensorflow as tf
+def _samples_per_second(arch: str, gpu: bool) -> float:
+    """`epoch_throughput` in a fresh process; without `gpu` TensorFlow sees no GPU there, so
+    Keras runs its generic loop on the CPU (under a CPU device scope on a GPU machine it
+    would still choose the cuDNN kernel)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if not gpu:
+        env["CUDA_VISIBLE_DEVICES"] = "-1"
+    command = [sys.executable, "-m", "benchmarks.bench_gpu", arch]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return float(proc.stdout.split()[-1])
 
+
+def epoch_throughput(arch: str, epochs: int = 3) -> float:
+    """Training sequences per second of a monitored epoch (validation included) of `CASE`
+    in this process, on `THREADS` CPU threads; the first epoch traces and is not timed."""
     from gradsweep import TrialConfig
     from gradsweep.loop import Trainer
+    from gradsweep.train import pin_threads
 
-    cfg = TrialConfig(arch=arch, diagnostics=False, threads=None, **CASE)
-    with tf.device(device):  # variables, data and every op of the epoch on `device`
-        trainer = Trainer(cfg)
-        trainer.run_epoch(1)
-        times = [timed(lambda e=e: trainer.run_epoch(e)) for e in range(2, 2 + epochs)]
+    pin_threads(THREADS)
+    cfg = TrialConfig(arch=arch, diagnostics=False, threads=THREADS, **CASE)
+    trainer = Trainer(cfg)
+    trainer.run_epoch(1)
+    times = [timed(lambda e=e: trainer.run_epoch(e)) for e in range(2, 2 + epochs)]
     return cfg.train_size / median(times)
 
 
 def _gpu_against_cpu(arch: str) -> Row:
-    gpu = _samples_per_second(arch, "/GPU:0")
-    cpu = _samples_per_second(arch, "/CPU:0")
+    gpu = _samples_per_second(arch, gpu=True)
+    cpu = _samples_per_second(arch, gpu=False)
     case = f"{arch} training on the GPU (cuDNN) vs the CPU ({THREADS} threads)"
     note = "seq_len 100, hidden 128, batch 64, sum_sign, diagnostics off"
     return Row("gpu", case, gpu / cpu, gpu / cpu, gpu / cpu, "samples/s", gpu, cpu, note=note)
@@ -205,3 +217,7 @@ def _peak_memory() -> list[Row]:
             )
         )
     return rows
+
+
+if __name__ == "__main__":
+    print(epoch_throughput(sys.argv[1]))
