@@ -85,7 +85,7 @@ def release_session() -> None:
 
     Why: workers are reused for trial after trial. It is not enough for flat memory yet.
     Measured here (TensorFlow 2.21, Keras 3.15, tiny one-epoch trials in one process, see
-    `benchmarks/bench_memory.py`): RSS grew by 7.8 MiB a trial without it and 6.9 MiB with
+    `benchmarks/bench_memory.py`): RSS grew by 7.7 MiB a trial without it and 7.1 MiB with
     it. What remains comes from the compiled epoch: a traced step that calls Keras's
     `optimizer.apply` leaves about 4 MiB per trace behind after the trainer is collected
     (the same step with a hand-written update leaves nothing); its FuncGraphs stay alive."""
