@@ -1,5 +1,8 @@
 """`make bench`: run every benchmark, print the ratio table, save it as JSON.
 
+`python -m benchmarks WORD ...` runs the stages whose names contain a WORD; `gpu` runs only
+on a machine where TensorFlow sees a GPU, and elsewhere prints one line and exits 0.
+
 Each comparison is measured side by side in this run (the machine is shared and noisy):
 the two sides alternate, repeat, and the table shows the median ratio with its min and max.
 """
@@ -18,14 +21,29 @@ from benchmarks.common import THREADS, Row
 
 
 def main() -> int:
+    from benchmarks import bench_gpu
+
+    only = set(sys.argv[1:])
+    if only == {"gpu"} and not bench_gpu.visible_gpus():  # one line, before TF's own logs
+        print(bench_gpu.NO_GPU)
+        return 0
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(THREADS)
     tf.config.threading.set_inter_op_parallelism_threads(THREADS)
+    from gradsweep.train import enable_memory_growth
+
+    enable_memory_growth()  # else the first stage on a GPU takes the card from the gpu stage
     from rich.console import Console
     from rich.table import Table
 
-    from benchmarks import bench_frontier, bench_notebook, bench_step, bench_sweep
+    from benchmarks import (
+        bench_frontier,
+        bench_memory,
+        bench_notebook,
+        bench_step,
+        bench_sweep,
+    )
 
     console = Console(stderr=True)
     rows: list[Row] = []
@@ -38,15 +56,22 @@ def main() -> int:
         ("sweep scaling and memory", bench_sweep.sweep_scaling),
         ("results loading", _results_loading),
         ("frontier search vs grid", bench_frontier.frontier_vs_grid),
+        ("frontier walk: lazy seeds vs all seeds at once", bench_frontier.lazy_seeds),
+        ("worker memory over 100 trials", bench_memory.worker_memory),
+        ("gpu: trials per hour, GPU vs CPU, shared card", bench_gpu.gpu_numbers),
     ]
-    only = set(sys.argv[1:])
     for name, stage in stages:
         if only and not any(word in name for word in only):
+            continue
+        if stage is bench_gpu.gpu_numbers and not bench_gpu.visible_gpus():
+            print(bench_gpu.NO_GPU)
             continue
         console.print(f"[bold]{name}[/] ...")
         t = time.perf_counter()
         rows += stage()
         console.print(f"  done in {time.perf_counter() - t:.0f} s")
+    if not rows:  # only stages that had nothing to measure here (no GPU)
+        return 0
     table = Table(title=f"gradsweep benchmarks ({time.perf_counter() - started:.0f} s)")
     for column in ("benchmark", "case", "ratio (min-max)", "ours", "baseline", "target", "note"):
         table.add_column(column, overflow="fold")

@@ -1,13 +1,20 @@
-"""6. Frontier search against the full grid on the same spec.
+"""6. Frontier search against the full grid on the same spec; the lazy walk against the eager.
 
 Both run as `gradsweep launch` on this machine's embedded Ray, one after the other. Compared:
 the frontier each finds (must be equal), total trial CPU-seconds (the sum of the trials'
 own wall times; one thread per trial) and the launch's wall time.
+
+`lazy_seeds` compares the walk with the walk before lazy seeds (`frontier_eager.py`, frozen)
+on made-up truth tables in simulated time, no training: trials, CPU and wall per study, and
+how late the last model starts.
 """
 
 from __future__ import annotations
 
+import heapq
 import os
+import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -15,6 +22,8 @@ import time
 from pathlib import Path
 
 from benchmarks.common import Row
+from benchmarks.frontier_eager import FrontierSearch as EagerSearch
+from gradsweep.frontier_search import FINISHED, FrontierSearch
 
 # 2 models x 10 gaps x 1 seed; seq_len grows with gap, so the top levels are the costly
 # ones. Measured when the spec was chosen (in process, one thread): the GRU solved gap 2
@@ -99,3 +108,128 @@ def frontier_vs_grid() -> list[Row]:
             "start, TensorFlow import and shutdown",
         ),
     ]
+
+
+# Lazy seeds: the walk against the walk before it, on made-up truth tables (no training).
+# Two shapes: the unit tests' random monotone tables (3 models, 6 gaps, each seed its own
+# limit: many split levels), and frontier_scan's (6 models, 12 gaps, verify; each model one
+# limit that a seed misses by a level with probability 0.2: mostly unanimous levels, as in
+# the real study, where 28 levels were unanimous). Durations model the study: a trial costs
+# seq_len (gap + 10) per epoch; a failure runs the 40-epoch budget, a solve 1-10 epochs.
+TABLES = 200
+TEST_SHAPE = {"models": 3, "gaps": (2, 4, 8, 16, 32, 64), "seeds": 3, "verify": False}
+SCAN_GAPS = (5, 10, 20, 30, 40, 50, 60, 80, 100, 120, 150, 200)
+SCAN_SHAPE = {"models": 6, "gaps": SCAN_GAPS, "seeds": 3, "verify": True}
+
+
+def _truth(shape: dict, rng: random.Random) -> dict[tuple[int, int], int]:
+    """(model, seed) -> the largest gap that seed solves (0: none)."""
+    gaps = (0, *shape["gaps"])
+    if shape is TEST_SHAPE:  # the tests' tables: every seed its own random limit
+        return {(m, s): rng.choice(gaps) for m in range(shape["models"]) for s in range(3)}
+    limits = {}
+    for m in range(shape["models"]):
+        at = rng.randrange(len(gaps))
+        for s in range(shape["seeds"]):
+            miss = rng.choice((-1, 1)) if rng.random() < 0.2 else 0
+            limits[(m, s)] = gaps[min(len(gaps) - 1, max(0, at + miss))]
+    return limits
+
+
+def _simulate(walk, limits: dict, slots: int, rng: random.Random) -> tuple[dict, list]:
+    """Drive `walk` with `slots` trials at once in simulated time: what it cost (trials,
+    CPU and wall in seq_len-epochs, when the last model started) and the outcomes."""
+    clock, running, ran, cpu, started = 0.0, [], [], 0.0, {}
+    while True:
+        suggestion = walk.suggest() if len(running) < slots else None
+        if isinstance(suggestion, dict):
+            solves = suggestion["gap"] <= limits[(suggestion["model"], suggestion["seed"])]
+            epochs = rng.randint(1, 10) if solves else 40
+            cost = epochs * (suggestion["gap"] + 10)
+            heapq.heappush(running, (clock + cost, len(ran), suggestion, solves))
+            ran.append((suggestion, solves))
+            cpu += cost
+            started.setdefault(suggestion["model"], clock)
+            continue
+        if not running:
+            assert suggestion == FINISHED, "waiting with nothing running"
+            break
+        clock, _, config, solves = heapq.heappop(running)
+        walk.record(config, solves)
+    assert len({str(c) for c, _ in ran}) == len(ran), "a config ran twice"
+    cost = {"trials": len(ran), "cpu": cpu, "wall": clock, "all_started": max(started.values())}
+    return cost, ran
+
+
+def _frontiers(outcomes, gaps, majority: int = 2) -> dict[int, int]:
+    """Per model, the last gap before the first with fewer than `majority` solves."""
+    wins: dict[tuple[int, int], int] = {}
+    for config, solves in outcomes:
+        key = (config["model"], config["gap"])
+        wins[key] = wins.get(key, 0) + solves
+    found = {}
+    for model in {m for m, _ in wins}:
+        below = [g for g in gaps if wins.get((model, g), 0) < majority]
+        found[model] = max((g for g in gaps if g < below[0]), default=0) if below else gaps[-1]
+    return found
+
+
+def _configs(shape: dict) -> list[dict]:
+    return [
+        {"model": m, "gap": g, "seed": s}
+        for m in range(shape["models"])
+        for g in shape["gaps"]
+        for s in range(shape["seeds"])
+    ]
+
+
+def _compare(shape: dict, slots: int) -> dict[str, list[float]]:
+    """Both walks on the same `TABLES` truth tables and durations; per-table costs."""
+    configs = _configs(shape)
+    costs: dict[str, list[float]] = {}
+    for table in range(TABLES):
+        limits = _truth(shape, random.Random(table))
+        truth = [(c, c["gap"] <= limits[(c["model"], c["seed"])]) for c in configs]
+        expected = _frontiers(truth, shape["gaps"])
+        for name, cls in (("lazy", FrontierSearch), ("eager", EagerSearch)):
+            walk = cls(configs, "gap", ["model"], 2, 0, shape["verify"])
+            cost, ran = _simulate(walk, limits, slots, random.Random(table))
+            assert _frontiers(ran, shape["gaps"]) == expected, f"{name}: frontier differs"
+            for key, value in cost.items():
+                costs.setdefault(f"{name}_{key}", []).append(value)
+    return costs
+
+
+def lazy_seeds() -> list[Row]:
+    """Trials, CPU and wall time of the lazy walk against the eager one (simulated)."""
+    rows = []
+    for label, shape in (("tests' tables", TEST_SHAPE), ("frontier_scan's shape", SCAN_SHAPE)):
+        for slots in (2, 8):
+            costs = _compare(shape, slots)
+            mean = {k: statistics.fmean(v) for k, v in costs.items()}
+            pairs = zip(costs["eager_trials"], costs["lazy_trials"], strict=True)
+            ratios = [eager / lazy for eager, lazy in pairs]
+            case = f"{label}, {slots} slots: trials per study"
+            eager_over_lazy = {k: mean[f"eager_{k}"] / mean[f"lazy_{k}"] for k in ("cpu", "wall")}
+            started = {k: mean[f"{k}_all_started"] / mean[f"{k}_wall"] for k in ("lazy", "eager")}
+            note = (
+                f"{TABLES} tables, the full grid's frontier every time; eager/lazy CPU "
+                f"{eager_over_lazy['cpu']:.2f}, wall {eager_over_lazy['wall']:.2f}; the last "
+                f"model starts at {started['lazy']:.0%} (lazy) / {started['eager']:.0%} (eager) "
+                "of the wall time"
+            )
+            rows.append(
+                Row(
+                    "lazy seeds vs all seeds at once",
+                    case,
+                    mean["eager_trials"] / mean["lazy_trials"],
+                    min(ratios),
+                    max(ratios),
+                    "trials",
+                    mean["lazy_trials"],
+                    mean["eager_trials"],
+                    note=note,
+                    extra=mean,
+                )
+            )
+    return rows

@@ -1,13 +1,22 @@
 """Frontier search: each model's largest learnable level, without running the whole grid.
 
 Per model (every grid axis but the dependency axis and the seed), walk up the levels of the
-dependency axis from the smallest, all seeds of a level at once, and stop at the first level
-that fails: fewer than `majority` of its seeds solved it. Why walk up and not bisect: unsolved
-points are the costly ones (they run the whole epoch budget, at the longest sequences), so
-the cheapest search in CPU-seconds runs exactly one unsolved level per model; bisection
-would start by probing the top level, the costliest. `lookahead` levels above the current
-one may run speculatively when nothing else is ready (CPU traded for wall time); `verify`
-also runs the level above the first failed one, to test the monotonicity the walk assumes.
+dependency axis from the smallest, and stop at the first level that fails: fewer than
+`majority` of its seeds solved it. Why walk up and not bisect: unsolved points are the costly
+ones (they run the whole epoch budget, at the longest sequences), so the cheapest search in
+CPU-seconds runs exactly one unsolved level per model; bisection would start by probing the
+top level, the costliest.
+
+Only the seeds a decision needs run. A level is decided by `majority` successes or by
+`seeds - majority + 1` failures; it starts `majority` seeds, and another only while it is
+undecided and the seeds still running cannot decide it. With the default majority (more than
+half), a unanimous level, the usual case on either side of a frontier, runs exactly
+`majority` seeds.
+
+Free slots go, in this order: to the needed level of each model, round-robin across models,
+so every model's frontier develops from the start; then to speculative levels, also
+round-robin: `lookahead` levels above the current one (CPU traded for wall time) and, with
+`verify`, the level above the first failed one (a test of the monotonicity the walk assumes).
 
 Pure and Ray-free, like keras-tuner's oracles: `suggest` and `record` drive it, so its logic
 is tested with made-up outcomes; the sweep layer adapts it to a Ray Tune `Searcher`.
@@ -36,11 +45,12 @@ def config_key(config: dict[str, Any]) -> str:
 class _Level:
     value: Any
     configs: list[dict[str, Any]]  # one per seed
-    suggested: set[int] = field(default_factory=set)
+    suggested: set[int] = field(default_factory=set)  # seed indices handed out (or restored)
     outcomes: dict[int, bool] = field(default_factory=dict)  # seed index -> solved
 
     def decided(self, majority: int) -> bool | None:
-        """True (solved), False (failed) or None (not decided yet)."""
+        """True (solved), False (failed) or None (not decided yet). A level with fewer
+        seeds than `majority` is failed from the start: its majority is out of reach."""
         wins = sum(self.outcomes.values())
         losses = len(self.outcomes) - wins
         if wins >= majority:
@@ -48,6 +58,25 @@ class _Level:
         if losses > len(self.configs) - majority:  # the majority is out of reach
             return False
         return None
+
+    def next_seed(self, majority: int) -> int | None:
+        """The seed to start now, or None when this level needs no more seeds yet.
+
+        The first `majority` seeds start at once (if they all solve, that decides it).
+        Beyond them a seed starts only while the level is undecided and the seeds still
+        running cannot decide it whatever their outcomes: fewer run than the fewest
+        outcomes that could (the wins still missing, or the failures that would put the
+        majority out of reach). An undecided level with nothing running always starts one,
+        so the walk never waits on itself."""
+        if self.decided(majority) is not None:
+            return None
+        wins = sum(self.outcomes.values())
+        losses = len(self.outcomes) - wins
+        running = len(self.suggested) - len(self.outcomes)
+        could_decide = min(majority - wins, len(self.configs) - majority + 1 - losses)
+        if len(self.suggested) >= majority and running >= could_decide:
+            return None
+        return next((s for s in range(len(self.configs)) if s not in self.suggested), None)
 
 
 @dataclass
@@ -57,13 +86,22 @@ class _Model:
     failed: int | None = None  # the first failed level, once found
 
     def open_levels(self, lookahead: int, verify: bool) -> tuple[list[int], list[int]]:
-        """Levels whose seeds may run now: (needed, speculative)."""
+        """Levels whose seeds may run now: (needed, speculative). Needed is the level the
+        walk stands on; speculative are the `lookahead` levels above it, or, once the walk
+        has failed, the level above the failure when `verify`."""
         n = len(self.levels)
         if self.failed is None:
             needed = [self.current] if self.current < n else []
             return needed, list(range(self.current + 1, min(n, self.current + 1 + lookahead)))
         above = self.failed + 1
-        return ([above] if verify and above < n else []), []
+        return [], ([above] if verify and above < n else [])
+
+    def to_decide(self, verify: bool) -> list[int]:
+        """The levels this model's walk must still decide before it ends."""
+        if self.failed is None:
+            return [self.current] if self.current < len(self.levels) else []
+        above = self.failed + 1
+        return [above] if verify and above < len(self.levels) else []
 
 
 class FrontierSearch:
@@ -94,21 +132,34 @@ class FrontierSearch:
             for i, level in enumerate(model.levels)
             for s, config in enumerate(level.configs)
         }
+        self._turn = 0  # the model served first by the next `suggest` (round-robin)
+        for model in self.models:
+            self._advance(model)  # levels decided from the start (fewer seeds than majority)
 
     def suggest(self) -> dict[str, Any] | str | None:
-        """The next config to run, FINISHED when nothing more will run, None to wait."""
+        """The next config to run, FINISHED when nothing more will run, None to wait.
+
+        Needed levels first, then speculative ones; within each, models take turns."""
+        count = len(self.models)
         for speculative in (False, True):
-            for model in self.models:
-                needed, ahead = model.open_levels(self.lookahead, self.verify)
-                for index in ahead if speculative else needed:
-                    level = model.levels[index]
-                    if level.decided(self.majority) is not None:
-                        continue
-                    for seed, config in enumerate(level.configs):
-                        if seed not in level.suggested:
-                            level.suggested.add(seed)
-                            return config
+            for offset in range(count):
+                m = (self._turn + offset) % count
+                config = self._start(self.models[m], speculative)
+                if config is not None:
+                    self._turn = (m + 1) % count
+                    return config
         return FINISHED if self.finished else None
+
+    def _start(self, model: _Model, speculative: bool) -> dict[str, Any] | None:
+        """Hand out one seed of `model`'s needed (or speculative) levels, lowest first."""
+        needed, ahead = model.open_levels(self.lookahead, self.verify)
+        for index in ahead if speculative else needed:
+            level = model.levels[index]
+            seed = level.next_seed(self.majority)
+            if seed is not None:
+                level.suggested.add(seed)
+                return level.configs[seed]
+        return None
 
     def record(self, config: dict[str, Any], solved: bool) -> bool:
         """Take a trial's outcome; False when the config is not part of this search."""
@@ -146,8 +197,7 @@ class FrontierSearch:
         for model in self.models:
             reachable = range(model.current, len(model.levels))
             if model.failed is not None:  # only the verification level is left, if any
-                above = model.failed + 1
-                reachable = [above] if self.verify and above < len(model.levels) else []
+                reachable = model.to_decide(self.verify)
             for i, level in enumerate(model.levels):
                 total += len(level.suggested)
                 if i in reachable and level.decided(self.majority) is None:
@@ -157,20 +207,26 @@ class FrontierSearch:
     @property
     def finished(self) -> bool:
         """True when every model's walk (and its verification) is decided."""
-        for model in self.models:
-            needed, _ = model.open_levels(0, self.verify)
-            if any(model.levels[i].decided(self.majority) is None for i in needed):
-                return False
-        return True
+        return all(
+            model.levels[i].decided(self.majority) is not None
+            for model in self.models
+            for i in model.to_decide(self.verify)
+        )
 
     def bounds(self) -> tuple[int, int]:
         """The fewest and most trials the search can take. Fewest: every model fails its
-        smallest level as soon as its majority is out of reach (with verify, the level
-        above is decided as soon as it can be); most: the whole grid."""
+        smallest level as soon as its majority is out of reach (one slot: failures one at
+        a time), and with verify the level above is decided as soon as it can be; most:
+        the whole grid (every level split, so that each needs its last seed)."""
         fewest = 0
         for model in self.models:
-            seeds = len(model.levels[0].configs)
-            fewest += max(0, seeds - self.majority + 1)
+            fewest += _fewest_to_fail(len(model.levels[0].configs), self.majority)
             if self.verify and len(model.levels) > 1:
-                fewest += min(self.majority, max(0, seeds - self.majority + 1))
+                seeds = len(model.levels[1].configs)
+                fewest += min(self.majority, _fewest_to_fail(seeds, self.majority))
         return fewest, len(self._where)
+
+
+def _fewest_to_fail(seeds: int, majority: int) -> int:
+    """Failures that put `majority` of `seeds` out of reach (0 when it never was)."""
+    return max(0, seeds - majority + 1)
