@@ -31,6 +31,12 @@ Optimizer = Literal["adam", "sgd", "rmsprop"]
 # Recurrent initialisers worth comparing: the vanishing-gradient results depend on them
 # (Pascanu et al. 2013; Le et al. 2015 use the identity for ReLU RNNs).
 RecurrentInit = Literal["orthogonal", "glorot_uniform", "identity", "random_normal"]
+# How `clip_norm` bounds a step's gradients: the global norm over all variables (Pascanu et
+# al. 2013), each variable's norm on its own (Keras's `clipnorm`, the notebook's clipped
+# model), or each entry to [-clip_norm, clip_norm] (Arjovsky et al. 2016's code).
+ClipMode = Literal["global_norm", "per_variable", "value"]
+# The float type of weights, data, loss, the epoch's accumulators and the gradient probe.
+Dtype = Literal["float32", "float64"]
 # Per-variable gradient groups, named the same whatever Keras calls the layers.
 VARIABLE_GROUPS = ("input_kernel", "recurrent_kernel", "bias", "head")
 
@@ -126,7 +132,13 @@ class TrialConfig(BaseModel):
         None,
         gt=0,
         allow_inf_nan=False,
-        description="Clip gradients to this global norm; null/absent = off.",
+        description="Clip gradients at this threshold (see clip_mode); null/absent = off.",
+    )
+    clip_mode: Annotated[ClipMode, Role(bare=True)] = Field(
+        "global_norm",
+        description="global_norm (all gradients as one vector), per_variable (each variable's "
+        "gradient on its own, as Keras's clipnorm) or value (each entry); applies when "
+        "clip_norm is set.",
     )
     optimizer: Annotated[Optimizer, Role(bare=True)] = Field(
         "adam", description="adam, sgd or rmsprop."
@@ -148,6 +160,16 @@ class TrialConfig(BaseModel):
     )
     test_size: Annotated[int, _MEASURE] = Field(
         2048, ge=1, le=INT32_MAX, description="Test sequences."
+    )
+    fresh_data: Annotated[bool, Role()] = Field(
+        False,
+        description="Train every epoch on train_size newly drawn sequences (from the seed) "
+        "instead of one fixed training set; validation and test sets stay fixed.",
+    )
+    dtype: Annotated[Dtype, Role(shapes_init=True, bare=True)] = Field(
+        "float32",
+        description="float32 or float64 for weights, data, loss, accumulators and the "
+        "gradient probe (Keras's global floatx is not used).",
     )
     seed: Annotated[int, Role()] = Field(
         0, ge=0, lt=2**32, description="Seed of data, weights and shuffling."
@@ -316,14 +338,15 @@ WORKER_BASE_BYTES = 1.2 * 2**30
 
 
 def estimate_memory_bytes(cfg: TrialConfig) -> float:
-    """A rough upper bound of one trial's memory: TensorFlow's base, the data (float32
-    inputs; the training set twice, as numpy and as a tensor), weights with their gradients
-    and Adam's two moments, and the activations kept for backpropagation through the
-    largest batch (training or probe), about three values per gate unit per step."""
+    """A rough upper bound of one trial's memory: TensorFlow's base, the data (inputs in
+    `cfg.dtype`; the training set twice, as numpy and as a tensor), weights with their
+    gradients and Adam's two moments, and the activations kept for backpropagation through
+    the largest batch (training or probe), about three values per gate unit per step."""
     units = _GATES[cfg.arch] * cfg.hidden
     task = tasks.get(cfg.task)
+    size = 8.0 if cfg.dtype == "float64" else 4.0  # bytes per value
     weights = units * (task.channels + cfg.hidden + 2) + (cfg.hidden + 1) * task.classes
     sequences = 2 * cfg.train_size + cfg.val_size + cfg.test_size + cfg.probe_size
-    data = 4.0 * cfg.seq_len * task.channels * sequences
-    activations = 4.0 * 3 * units * cfg.seq_len * max(cfg.batch_size, cfg.probe_size)
-    return WORKER_BASE_BYTES + data + 4.0 * 4 * weights + activations
+    data = size * cfg.seq_len * task.channels * sequences
+    activations = size * 3 * units * cfg.seq_len * max(cfg.batch_size, cfg.probe_size)
+    return WORKER_BASE_BYTES + data + size * 4 * weights + activations

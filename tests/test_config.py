@@ -54,7 +54,7 @@ def test_the_derived_field_lists_follow_the_roles():
 
     assert "forget_bias" in config.RANKABLE_FIELDS  # its omission once hid it from importance
     assert set(config.INIT_FIELDS) == {
-        "arch", "activation", "hidden", "recurrent_init", "forget_bias"
+        "arch", "activation", "hidden", "recurrent_init", "forget_bias", "dtype"
     }  # fmt: skip
     assert spec.NOT_SPEC_FIELDS == {
         "max_epochs": "budget", "solve_threshold": "budget", "threads": "resources"

@@ -123,3 +123,15 @@ def test_copy_baseline_is_the_cross_entropy_of_the_memoryless_strategy():
     measured = float(np.mean(-np.log(picked)))
     assert tasks.get("copy").baseline(gap + 20, gap).value == pytest.approx(measured)
     assert measured == pytest.approx(10 * np.log(8) / (gap + 20))
+
+
+def test_each_epoch_of_fresh_data_is_its_own_seeded_draw():
+    def draw(seed, epoch):
+        return tasks.epoch_train_set("adding", 64, 10, seed, epoch)
+
+    assert np.array_equal(draw(3, 2).x, draw(3, 2).x)  # a function of (seed, epoch)
+    assert not np.array_equal(draw(3, 1).x, draw(3, 2).x)  # new sequences every epoch
+    assert not np.array_equal(draw(3, 1).x, draw(4, 1).x)
+    fixed = tasks.make_splits("adding", 10, (64, 64, 64, 64), seed=3)
+    for split in (fixed.train, fixed.val, fixed.test, fixed.probe):  # none is reused
+        assert not any(np.array_equal(draw(3, e).x, split.x) for e in (1, 2, 3))

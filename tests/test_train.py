@@ -224,3 +224,17 @@ def test_an_lstm_beats_the_memoryless_copy_baseline():
     assert result.epochs[-1].val_loss < baseline and result.epochs[-1].val_acc > 0.25
     assert result.summary()["val_mse"] is None or np.isnan(result.summary()["val_mse"])
     assert len(result.epochs[-1].grad_profile) == cfg.seq_len
+
+
+@pytest.mark.slow  # four tiny trials: about 5 s
+def test_fresh_data_runs_are_identical_and_a_resume_continues_them_exactly(tiny, tmp_path):
+    cfg = TrialConfig(**{**tiny, "max_epochs": 3, "fresh_data": True})
+    saved = []
+    first = run_trial(cfg, on_epoch=lambda m, s, r: saved.append(s) if m.epoch == 1 else None)
+    assert _metrics(run_trial(cfg)) == _metrics(first)
+    saved[0].save(tmp_path / "state")
+    resumed = run_trial(cfg, state=TrialState.load(tmp_path / "state"))
+    assert _metrics(resumed) == _metrics(first)
+    fixed = run_trial(TrialConfig(**{**tiny, "max_epochs": 3}))
+    # the first epoch starts from the same weights on other sequences
+    assert first.epochs[0].train_loss != fixed.epochs[0].train_loss
