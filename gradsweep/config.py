@@ -41,6 +41,9 @@ Dtype = Literal["float32", "float64"]
 VARIABLE_GROUPS = ("input_kernel", "recurrent_kernel", "bias", "head")
 
 DEFAULT_GAP = 10  # for the tasks whose dependency axis is gap (recall, copy)
+# Validation checks per epoch when `eval_every` is left out: samples_to_solve then resolves
+# an eighth of an epoch (issue 24; H&S 1997 count sequences, not epochs).
+EVAL_CHECKS = 8
 # TensorFlow indexes tensors with int32: sizes beyond it cannot be gathered or sliced.
 INT32_MAX = 2**31 - 1
 
@@ -180,6 +183,14 @@ class TrialConfig(BaseModel):
     solve_threshold: Annotated[float, Role(section="budget", rankable=False)] = Field(
         0.99, gt=0.5, le=1.0, description="Validation accuracy that counts as solved; stops early."
     )
+    eval_every: Annotated[int | None, Role(rankable=False, per_task=True)] = Field(
+        None,
+        ge=1,
+        le=INT32_MAX,
+        description="Training sequences between validation checks inside an epoch, so a "
+        "trial stops, and samples_to_solve is counted, at that resolution (whole minibatches); "
+        "train_size // 8 when absent; train_size or more: only at the end of each epoch.",
+    )
     probe_size: Annotated[int, _MEASURE] = Field(
         256, ge=1, le=INT32_MAX, description="Sequences in the fixed gradient probe batch."
     )
@@ -209,6 +220,9 @@ class TrialConfig(BaseModel):
                 data = data if derived is None else {**data, "seq_len": derived}  # copy
         if "train_size" not in data:  # so it is checked against batch_size
             data = {**data, "train_size": cls.model_fields["train_size"].default}
+        train_size = data["train_size"]  # checked later; only a true int derives eval_every
+        if data.get("eval_every") is None and type(train_size) is int and train_size > 0:
+            data = {**data, "eval_every": max(1, train_size // EVAL_CHECKS)}
         return data
 
     @field_validator("activation")

@@ -29,6 +29,10 @@ from gradsweep.models import (
 from gradsweep.records import EpochMetrics, TrialState
 
 EVAL_CHUNK = 4096  # sequences per evaluation call; bounds memory for large sets
+# Validation sequences screened at each check inside an epoch: at the default seven checks
+# an epoch, seven forward passes over 64 sequences against an epoch's forward and backward
+# passes, 1-2% of it (`make bench` measures the share).
+SCREEN_SIZE = 64
 
 
 def _in_dtype(split: tasks.Split, dtype: str) -> tasks.Split:
@@ -99,6 +103,43 @@ def clip_gradients(
     over = tf.add_n([tf.math.count_nonzero(tf.abs(g) > threshold, dtype=tf.int32) for g in grads])
     clipped = [tf.clip_by_value(g, -threshold, threshold) for g in grads]
     return clipped, tf.cast(over, norm.dtype) / tf.cast(entries, norm.dtype)
+
+
+def add_sums(a: EpochSums, b: EpochSums) -> EpochSums:
+    """Two consecutive parts of an epoch as one: sums add; the max propagates a NaN."""
+    total = EpochSums(*(u + v for u, v in zip(a, b, strict=True)))
+    finite = tf.math.is_finite(a.norm_max) & tf.math.is_finite(b.norm_max)
+    widest = tf.maximum(a.norm_max, b.norm_max)
+    non_finite = tf.where(tf.math.is_finite(a.norm_max), b.norm_max, a.norm_max)
+    return total._replace(norm_max=tf.where(finite, widest, non_finite))
+
+
+class SolveCheck(NamedTuple):
+    """Validation inside an epoch: the screen (the first `SCREEN_SIZE` validation
+    sequences) and the whole validation set, inputs and labels as `train_step` takes
+    them, and the score that counts as solved."""
+
+    threshold: float
+    screen_x: tf.Tensor
+    screen_y: tf.Tensor
+    x: tf.Tensor
+    y: tf.Tensor
+
+
+def solves(model: keras.Model, objective: Objective, check: SolveCheck) -> tf.Tensor:
+    """True (a bool tensor) when validation accuracy reaches `check.threshold`: screened on
+    the subset, confirmed on the whole set. Compares summed scores with threshold x count,
+    as `Trainer.run_epoch`'s validation accuracy (a sum over a count) does."""
+
+    def reaches(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+        total = tf.reduce_sum(objective.score(y, model(x, training=False)))
+        return total >= check.threshold * tf.cast(tf.shape(y)[0], total.dtype)
+
+    return tf.cond(
+        reaches(check.screen_x, check.screen_y),
+        lambda: reaches(check.x, check.y),
+        lambda: tf.constant(False),
+    )
 
 
 def train_step(
@@ -216,13 +257,47 @@ class Trainer:
                 self.model, self.optimizer, group_ids, clipping, cfg.batch_size, x, y, order, obj
             )
 
-        self._epoch = tf.function(epoch_fn)
+        # An epoch with validation checks runs as several calls, one per stretch between
+        # checks; reduce_retracing: the last stretch may be shorter.
+        self._epoch = tf.function(epoch_fn, reduce_retracing=True)
+        check = self._check()
+        self._solves = (
+            None if check is None else tf.function(lambda: solves(self.model, obj, check))
+        )
         self._evaluate = tf.function(
             lambda x, y: evaluate(self.model, x, y, obj), reduce_retracing=True
         )
         self._gradients = tf.function(
             lambda x, y: diagnostics.input_gradients(self.model, x, y, obj.loss)
         )
+
+    @property
+    def stretch(self) -> int:
+        """Training sequences between validation checks: `eval_every` in whole minibatches."""
+        return max(1, self.cfg.eval_every // self.cfg.batch_size) * self.cfg.batch_size
+
+    def _check(self) -> SolveCheck | None:
+        """The validation check inside the epoch; None when the epoch's end comes first."""
+        if self.stretch >= self.cfg.train_size:
+            return None
+        val = self.data.val
+        screen_x, screen_y = (tf.constant(a[:SCREEN_SIZE]) for a in (val.x, val.y))
+        x, y = tf.constant(val.x), tf.constant(val.y)
+        return SolveCheck(self.cfg.solve_threshold, screen_x, screen_y, x, y)
+
+    def train(self, x: tf.Tensor, y: tf.Tensor, order: np.ndarray) -> EpochSums:
+        """Train on `x[order]` in minibatches, checking validation after every `stretch`
+        sequences (not after the last, which the epoch's own validation follows); stops
+        after the check that reaches the threshold. The sums of the steps run."""
+        total = None
+        for lo in range(0, len(order), self.stretch):
+            part = tf.constant(order[lo : lo + self.stretch], tf.int32)
+            sums = self._epoch(x, y, part)
+            total = sums if total is None else add_sums(total, sums)
+            last = lo + self.stretch >= len(order)
+            if not last and self._solves is not None and bool(self._solves()):
+                break
+        return total
 
     def training_set(self, epoch: int) -> tuple[tf.Tensor, tf.Tensor]:
         """The inputs and labels epoch `epoch` (from 1) trains on: the fixed training set, or
@@ -241,15 +316,14 @@ class Trainer:
         """Train one epoch, evaluate on validation data and measure the gradients."""
         start = time.perf_counter()
         x, y = self.training_set(epoch)
-        order = tf.constant(self.rng.permutation(self.cfg.train_size), tf.int32)
-        sums = self._epoch(x, y, order)
+        sums = self.train(x, y, self.rng.permutation(self.cfg.train_size))
         val_loss, val_acc = self._evaluate_split(self.data.val)
         probe = self.probe() if self.cfg.diagnostics else None
         n, steps = float(sums.sequences), float(sums.steps)
         groups = sums.group_norms.numpy() / steps
         return EpochMetrics(
             epoch=epoch,
-            samples_seen=epoch * self.cfg.train_size,
+            samples_seen=(epoch - 1) * self.cfg.train_size + int(sums.sequences),
             train_loss=float(sums.loss) / n,
             train_acc=float(sums.correct) / n,
             val_loss=val_loss,

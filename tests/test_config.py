@@ -118,3 +118,11 @@ def test_a_field_declared_only_in_config_reaches_train_tables_importance_and_lab
         [sys.executable, "-c", _SCRATCH_CHECK], cwd=tmp_path, env=env, capture_output=True
     )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
+
+
+def test_eval_every_defaults_to_an_eighth_of_the_training_set():
+    assert TrialConfig().eval_every == 4096 // 8
+    assert TrialConfig(train_size=1000, batch_size=10).eval_every == 125
+    assert TrialConfig(train_size=100, eval_every=7).eval_every == 7  # given: kept
+    with pytest.raises(ConfigError, match=r"^eval_every: 0 is not allowed"):
+        TrialConfig.parse({"eval_every": 0})

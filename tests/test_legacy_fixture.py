@@ -20,6 +20,7 @@ ADDED = {
         "clip_mode": "global_norm",
         "fresh_data": False,
         "dtype": "float32",
+        "eval_every": None,
         "val_mse": None,
         "test_mse": None,
     },

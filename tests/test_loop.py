@@ -277,3 +277,57 @@ def test_fresh_data_trains_each_epoch_on_new_sequences_and_keeps_validation_fixe
     assert np.array_equal(fixed.training_set(1)[0].numpy(), fixed.training_set(2)[0].numpy())
     for name in ("val", "test", "probe"):
         assert np.array_equal(getattr(fresh.data, name).x, getattr(fixed.data, name).x), name
+
+
+def _val_accuracy_after_each_step(cfg, weights, x, y, order, val):
+    """A plain eager loop over the epoch's minibatches; the validation accuracy (numpy)
+    after every step."""
+    from gradsweep.loop import make_optimizer
+
+    model = build_model(cfg)
+    model.set_weights(weights)
+    optimizer, obj, accs = make_optimizer(cfg), objective(cfg.task), []
+    for lo in range(0, len(order), cfg.batch_size):
+        idx = order[lo : lo + cfg.batch_size]
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(obj.loss(tf.gather(y, idx), model(tf.gather(x, idx))))
+        optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+        accs.append(float(np.mean((model(val.x).numpy() > 0.5) == (val.y > 0.5))))
+    return accs
+
+
+def test_the_epoch_stops_at_the_step_whose_validation_check_reaches_the_threshold():
+    """Validation checked after every step (eval_every = batch_size; the screen is the whole
+    64-sequence validation set): the epoch stops after the first step whose accuracy,
+    replayed here step by step, reaches the threshold, and counts the sequences to it."""
+    import copy
+
+    base = dict(
+        arch="rnn", hidden=4, gap=0, seq_len=3, batch_size=16, train_size=128, val_size=64,
+        test_size=8, lr=0.05, eval_every=16, diagnostics=False, dtype="float64",
+    )  # fmt: skip
+    trainer = Trainer(TrialConfig(**base, solve_threshold=1.0))
+    weights, order = trainer.model.get_weights(), copy.deepcopy(trainer.rng).permutation(128)
+    x, y = trainer.training_set(1)
+    accs = _val_accuracy_after_each_step(trainer.cfg, weights, x, y, order, trainer.data.val)
+    # a step, not the last, whose accuracy is above chance and above every earlier one
+    k = next(k for k in range(1, len(accs) - 1) if accs[k] > max(0.5, *accs[:k]))
+    result = run_trial(TrialConfig(**base, solve_threshold=accs[k], max_epochs=3))
+    assert result.solved and len(result.epochs) == 1
+    assert result.samples_to_solve == result.epochs[0].samples_seen == (k + 1) * 16 < 128
+    assert result.epochs[0].val_acc == accs[k]
+
+
+def test_two_parts_of_an_epoch_add_up_and_a_nan_norm_is_kept():
+    from gradsweep.loop import EpochSums, add_sums
+
+    def part(norm_max: float) -> EpochSums:
+        return EpochSums(*(tf.constant(v) for v in (32, 1, 3.0, 2.0, 1.5)), tf.constant(norm_max),
+                         tf.constant(0.25), tf.constant([1.0, 2.0, 3.0, 4.0]))  # fmt: skip
+
+    both = add_sums(part(2.0), part(5.0))
+    assert (int(both.sequences), int(both.steps), float(both.loss)) == (64, 2, 6.0)
+    assert float(both.norm_max) == 5.0 and float(both.clipped) == 0.5
+    np.testing.assert_array_equal(both.group_norms.numpy(), [2.0, 4.0, 6.0, 8.0])
+    assert np.isnan(float(add_sums(part(np.nan), part(5.0)).norm_max))
+    assert np.isnan(float(add_sums(part(5.0), part(np.nan)).norm_max))
