@@ -157,8 +157,7 @@ def test_second_thread_count_in_one_process_is_refused():
 
 
 def test_solved_and_samples_to_solve_follow_the_first_epoch_over_the_threshold(tiny):
-    # validation only at the end of each epoch (eval_every = train_size)
-    base = {**tiny, "max_epochs": 6, "lr": 0.01, "solve_threshold": 1.0, "eval_every": 256}
+    base = {**tiny, "max_epochs": 6, "lr": 0.01, "solve_threshold": 1.0}  # checks at epoch ends
     free = run_trial(TrialConfig(**base))
     accs = [e.val_acc for e in free.epochs]
     # an epoch whose validation accuracy is above chance and above every earlier one
