@@ -18,7 +18,8 @@ import numpy as np
 import tensorflow as tf
 
 from gradsweep import diagnostics, tasks
-from gradsweep.config import VARIABLE_GROUPS, ClipMode, TrialConfig
+from gradsweep.clipping import Clipping, clip_gradients
+from gradsweep.config import VARIABLE_GROUPS, TrialConfig
 from gradsweep.models import (
     Objective,
     build_model,
@@ -40,14 +41,6 @@ def _in_dtype(split: tasks.Split, dtype: str) -> tasks.Split:
     ids, in `dtype`."""
     y = split.y.astype(dtype) if np.issubdtype(split.y.dtype, np.floating) else split.y
     return replace(split, x=split.x.astype(dtype), y=y)
-
-
-class Clipping(NamedTuple):
-    """How a step's gradients are clipped: `mode` (config.ClipMode) at `threshold`
-    (`clip_norm`; None = off)."""
-
-    threshold: float | None = None
-    mode: ClipMode = "global_norm"
 
 
 class StepMeasures(NamedTuple):
@@ -73,36 +66,6 @@ class EpochSums(NamedTuple):
     norm_max: tf.Tensor  # the largest step norm; NaN once any step's norm was NaN
     clipped: tf.Tensor  # sum over steps of the clip measure
     group_norms: tf.Tensor  # (len(VARIABLE_GROUPS),): sum over steps of each group's norm
-
-
-def clip_gradients(
-    grads: list[tf.Tensor], clipping: Clipping, norm: tf.Tensor
-) -> tuple[list[tf.Tensor], tf.Tensor]:
-    """`grads` clipped as `clipping` says, and the step's clip measure (the share that
-    `clip_fraction` averages over the epoch's steps):
-
-    - global_norm: all gradients scaled by clip_norm / max(norm, clip_norm), `norm` being
-      their global norm (Pascanu et al. 2013); 1 when norm > clip_norm, else 0.
-    - per_variable: each variable's gradient g scaled by clip_norm / max(|g|, clip_norm)
-      on its own (Keras's `clipnorm`); 1 when any variable's |g| > clip_norm, else 0.
-    - value: each entry clipped into [-clip_norm, clip_norm] (Arjovsky et al. 2016's
-      code); the share of the step's gradient entries with |entry| > clip_norm.
-    """
-    threshold, mode = clipping
-    zero = tf.zeros([], norm.dtype)
-    if threshold is None:
-        return grads, zero
-    if mode == "global_norm":
-        clipped, _ = tf.clip_by_global_norm(grads, threshold, use_norm=norm)
-        return clipped, tf.cast(norm > threshold, norm.dtype)
-    if mode == "per_variable":
-        over = tf.stack([tf.norm(g) > threshold for g in grads])
-        clipped = [tf.clip_by_norm(g, threshold) for g in grads]
-        return clipped, tf.cast(tf.reduce_any(over), norm.dtype)
-    entries = tf.add_n([tf.size(g) for g in grads])
-    over = tf.add_n([tf.math.count_nonzero(tf.abs(g) > threshold, dtype=tf.int32) for g in grads])
-    clipped = [tf.clip_by_value(g, -threshold, threshold) for g in grads]
-    return clipped, tf.cast(over, norm.dtype) / tf.cast(entries, norm.dtype)
 
 
 def add_sums(a: EpochSums, b: EpochSums) -> EpochSums:

@@ -5,8 +5,9 @@ import pytest
 import tensorflow as tf
 
 from gradsweep import TrialConfig, run_trial, tasks
+from gradsweep.clipping import Clipping
 from gradsweep.config import VARIABLE_GROUPS
-from gradsweep.loop import Clipping, Trainer, train_epoch
+from gradsweep.loop import Trainer, train_epoch
 from gradsweep.models import build_model, objective, variable_groups
 from tests.test_diagnostics import bce
 
@@ -151,7 +152,7 @@ CONTROLLED = [
 
 @pytest.mark.parametrize("mode", ["global_norm", "per_variable", "value"])
 def test_each_clip_mode_clips_as_written_out_in_numpy(mode):
-    from gradsweep.loop import clip_gradients
+    from gradsweep.clipping import clip_gradients
 
     grads = [tf.constant(g) for g in CONTROLLED]
     norm = tf.sqrt(tf.add_n([tf.reduce_sum(g**2) for g in grads]))
@@ -167,7 +168,7 @@ def test_each_clip_mode_clips_as_written_out_in_numpy(mode):
 
 @pytest.mark.parametrize("mode", ["per_variable", "value"])
 def test_a_step_below_every_threshold_is_not_clipped(mode):
-    from gradsweep.loop import clip_gradients
+    from gradsweep.clipping import clip_gradients
 
     grads = [tf.constant(CONTROLLED[1])]
     got, measure = clip_gradients(grads, Clipping(1.0, mode), tf.norm(grads[0]))
