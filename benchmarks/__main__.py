@@ -50,6 +50,7 @@ def main() -> int:
     started = time.perf_counter()
     stages = [
         ("training step vs keras fit", bench_step.training_step),
+        ("validation checks inside an epoch", bench_step.validation_checks),
         ("FLOP/s vs matmul peak", bench_step.hardware_ceiling),
         ("cell train step vs lstm", bench_step.cells_vs_lstm),
         ("against the notebook's loop", bench_notebook.against_notebook),

@@ -49,10 +49,19 @@ RecurrentInit = Literal[
 ]
 # LSTM/GRU gate biases: Keras's (forget bias 1, the rest 0), or chrono (Tallec & Ollivier 2018).
 GateInit = Literal["keras", "chrono"]
+# How `clip_norm` bounds a step's gradients: the global norm over all variables (Pascanu et
+# al. 2013), each variable's norm on its own (Keras's `clipnorm`, the notebook's clipped
+# model), or each entry to [-clip_norm, clip_norm] (Arjovsky et al. 2016's code).
+ClipMode = Literal["global_norm", "per_variable", "value"]
+# The float type of weights, data, loss, the epoch's accumulators and the gradient probe.
+Dtype = Literal["float32", "float64"]
 # Per-variable gradient groups, named the same whatever Keras calls the layers.
 VARIABLE_GROUPS = ("input_kernel", "recurrent_kernel", "bias", "head")
 
 DEFAULT_GAP = 10  # for the tasks whose dependency axis is gap (recall, copy)
+# Validation checks per epoch when `eval_every` is left out: samples_to_solve then resolves
+# an eighth of an epoch (issue 24; H&S 1997 count sequences, not epochs).
+EVAL_CHECKS = 8
 # TensorFlow indexes tensors with int32: sizes beyond it cannot be gathered or sliced.
 INT32_MAX = 2**31 - 1
 
@@ -177,7 +186,13 @@ class TrialConfig(BaseModel):
         None,
         gt=0,
         allow_inf_nan=False,
-        description="Clip gradients to this global norm; null/absent = off.",
+        description="Clip gradients at this threshold (see clip_mode); null/absent = off.",
+    )
+    clip_mode: Annotated[ClipMode, Role(bare=True)] = Field(
+        "global_norm",
+        description="global_norm (all gradients as one vector), per_variable (each variable's "
+        "gradient on its own, as Keras's clipnorm) or value (each entry); applies when "
+        "clip_norm is set.",
     )
     optimizer: Annotated[Optimizer, Role(bare=True)] = Field(
         "adam", description="adam, sgd or rmsprop."
@@ -200,6 +215,16 @@ class TrialConfig(BaseModel):
     test_size: Annotated[int, _MEASURE] = Field(
         2048, ge=1, le=INT32_MAX, description="Test sequences."
     )
+    fresh_data: Annotated[bool, Role()] = Field(
+        False,
+        description="Train every epoch on train_size newly drawn sequences (from the seed) "
+        "instead of one fixed training set; validation and test sets stay fixed.",
+    )
+    dtype: Annotated[Dtype, Role(shapes_init=True, bare=True)] = Field(
+        "float32",
+        description="float32 or float64 for weights, data, loss, accumulators and the "
+        "gradient probe (Keras's global floatx is not used).",
+    )
     seed: Annotated[int, Role()] = Field(
         0, ge=0, lt=2**32, description="Seed of data, weights and shuffling."
     )
@@ -208,6 +233,14 @@ class TrialConfig(BaseModel):
     ] = Field(20, ge=1, le=1_000_000, description="Epoch budget.")
     solve_threshold: Annotated[float, Role(section="budget", rankable=False)] = Field(
         0.99, gt=0.5, le=1.0, description="Validation accuracy that counts as solved; stops early."
+    )
+    eval_every: Annotated[int | None, Role(rankable=False, per_task=True)] = Field(
+        None,
+        ge=1,
+        le=INT32_MAX,
+        description="Training sequences between validation checks inside an epoch, so a "
+        "trial stops, and samples_to_solve is counted, at that resolution (whole minibatches); "
+        "train_size // 8 when absent; train_size or more: only at the end of each epoch.",
     )
     probe_size: Annotated[int, _MEASURE] = Field(
         256, ge=1, le=INT32_MAX, description="Sequences in the fixed gradient probe batch."
@@ -241,6 +274,9 @@ class TrialConfig(BaseModel):
                 data = data if derived is None else {**data, "seq_len": derived}  # copy
         if "train_size" not in data:  # so it is checked against batch_size
             data = {**data, "train_size": cls.model_fields["train_size"].default}
+        train_size = data["train_size"]  # checked later; only a true int derives eval_every
+        if data.get("eval_every") is None and type(train_size) is int and train_size > 0:
+            data = {**data, "eval_every": max(1, train_size // EVAL_CHECKS)}
         return data
 
     @field_validator("activation")
@@ -413,14 +449,15 @@ WORKER_BASE_BYTES = 1.2 * 2**30
 
 
 def estimate_memory_bytes(cfg: TrialConfig) -> float:
-    """A rough upper bound of one trial's memory: TensorFlow's base, the data (float32
-    inputs; the training set twice, as numpy and as a tensor), weights with their gradients
-    and Adam's two moments, and the activations kept for backpropagation through the
-    largest batch (training or probe), about three values per gate unit per step."""
+    """A rough upper bound of one trial's memory: TensorFlow's base, the data (inputs in
+    `cfg.dtype`; the training set twice, as numpy and as a tensor), weights with their
+    gradients and Adam's two moments, and the activations kept for backpropagation through
+    the largest batch (training or probe), about three values per gate unit per step."""
     units = ARCHS[cfg.arch].blocks * cfg.hidden
     task = tasks.get(cfg.task)
+    size = 8.0 if cfg.dtype == "float64" else 4.0  # bytes per value
     weights = units * (task.channels + cfg.hidden + 2) + (cfg.hidden + 1) * task.classes
     sequences = 2 * cfg.train_size + cfg.val_size + cfg.test_size + cfg.probe_size
-    data = 4.0 * cfg.seq_len * task.channels * sequences
-    activations = 4.0 * 3 * units * cfg.seq_len * max(cfg.batch_size, cfg.probe_size)
-    return WORKER_BASE_BYTES + data + 4.0 * 4 * weights + activations
+    data = size * cfg.seq_len * task.channels * sequences
+    activations = size * 3 * units * cfg.seq_len * max(cfg.batch_size, cfg.probe_size)
+    return WORKER_BASE_BYTES + data + size * 4 * weights + activations

@@ -2,12 +2,15 @@
 
 A whole epoch runs as one `tf.function` (a graph loop over minibatches), so Python is entered
 once per epoch rather than once per step; per-step gradient norms are accumulated in the graph.
+Typed records carry the measurements: `StepMeasures` (one step), `EpochSums` (the compiled
+epoch's sums, divided into `records.EpochMetrics` by `Trainer.run_epoch`) and
+`ProbeMeasures` (the fixed probe batch). Everything runs in the trial's `dtype`.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from dataclasses import asdict, fields, replace
 from typing import NamedTuple
 
 import keras
@@ -15,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from gradsweep import diagnostics, tasks
+from gradsweep.clipping import Clipping, clip_gradients
 from gradsweep.config import VARIABLE_GROUPS, TrialConfig
 from gradsweep.models import (
     Objective,
@@ -26,72 +30,155 @@ from gradsweep.models import (
 from gradsweep.records import EpochMetrics, TrialState
 
 EVAL_CHUNK = 4096  # sequences per evaluation call; bounds memory for large sets
+# Validation sequences screened at each check inside an epoch: at the default seven checks
+# an epoch, seven forward passes over 64 sequences against an epoch's forward and backward
+# passes, 1-2% of it (`make bench` measures the share).
+SCREEN_SIZE = 64
+
+
+def _in_dtype(split: tasks.Split, dtype: str) -> tasks.Split:
+    """`split` with its inputs, and its labels when they are numbers rather than class
+    ids, in `dtype`."""
+    y = split.y.astype(dtype) if np.issubdtype(split.y.dtype, np.floating) else split.y
+    return replace(split, x=split.x.astype(dtype), y=y)
 
 
 class StepMeasures(NamedTuple):
-    """What one optimizer step measured; norms are taken before clipping."""
+    """What one optimizer step measured: scalars in the trial's dtype unless said; norms
+    are taken before clipping."""
 
     loss: tf.Tensor  # mean loss over the minibatch
     correct: tf.Tensor  # the minibatch's summed score (correct sequences, or shares of them)
     norm: tf.Tensor  # global gradient norm
-    group_norms: tf.Tensor  # one norm per VARIABLE_GROUPS entry
+    group_norms: tf.Tensor  # (len(VARIABLE_GROUPS),): one norm per group
+    clipped: tf.Tensor  # this step's `clip_gradients` measure (0 when clipping is off)
 
 
-def train_step(model, optimizer, group_ids, clip_norm, x, y, task: Objective) -> StepMeasures:
-    """One optimizer step on a minibatch, clipped to `clip_norm` (None = off)."""
+class EpochSums(NamedTuple):
+    """What the compiled epoch accumulated over its steps, as sums (scalars in the trial's
+    dtype unless said); `Trainer.run_epoch` divides them into the epoch's metrics."""
+
+    sequences: tf.Tensor  # int32: sequences trained on (the length of `order`)
+    steps: tf.Tensor  # int32: optimizer steps (the last minibatch may be smaller)
+    loss: tf.Tensor  # sum over sequences of each one's loss (step mean x batch size)
+    correct: tf.Tensor  # sum of the steps' summed scores
+    norm: tf.Tensor  # sum over steps of the global pre-clip norm
+    norm_max: tf.Tensor  # the largest step norm; NaN once any step's norm was NaN
+    clipped: tf.Tensor  # sum over steps of the clip measure
+    group_norms: tf.Tensor  # (len(VARIABLE_GROUPS),): sum over steps of each group's norm
+
+
+def add_sums(a: EpochSums, b: EpochSums) -> EpochSums:
+    """Two consecutive parts of an epoch as one: sums add; the max propagates a NaN."""
+    total = EpochSums(*(u + v for u, v in zip(a, b, strict=True)))
+    finite = tf.math.is_finite(a.norm_max) & tf.math.is_finite(b.norm_max)
+    widest = tf.maximum(a.norm_max, b.norm_max)
+    non_finite = tf.where(tf.math.is_finite(a.norm_max), b.norm_max, a.norm_max)
+    return total._replace(norm_max=tf.where(finite, widest, non_finite))
+
+
+class SolveCheck(NamedTuple):
+    """Validation inside an epoch: the screen (the first `SCREEN_SIZE` validation
+    sequences) and the whole validation set, inputs and labels as `train_step` takes
+    them, and the score that counts as solved."""
+
+    threshold: float
+    screen_x: tf.Tensor
+    screen_y: tf.Tensor
+    x: tf.Tensor
+    y: tf.Tensor
+
+
+def solves(model: keras.Model, objective: Objective, check: SolveCheck) -> tf.Tensor:
+    """True (a bool tensor) when validation accuracy reaches `check.threshold`: screened on
+    the subset, confirmed on the whole set. Compares summed scores with threshold x count,
+    as `Trainer.run_epoch`'s validation accuracy (a sum over a count) does."""
+
+    def reaches(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+        total = tf.reduce_sum(objective.score(y, model(x, training=False)))
+        return total >= check.threshold * tf.cast(tf.shape(y)[0], total.dtype)
+
+    return tf.cond(
+        reaches(check.screen_x, check.screen_y),
+        lambda: reaches(check.x, check.y),
+        lambda: tf.constant(False),
+    )
+
+
+def train_step(
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    group_ids: tf.Tensor,
+    clipping: Clipping,
+    x: tf.Tensor,
+    y: tf.Tensor,
+    objective: Objective,
+) -> StepMeasures:
+    """One optimizer step on a minibatch: `x` `(batch, seq_len, channels)` and `y` `(batch, 1)`
+    (or `(batch, seq_len)` int32 class ids) as `tasks.Split` holds them, in the trial's dtype;
+    `group_ids` `(len(model.trainable_variables),)` int32, each variable's VARIABLE_GROUPS
+    index."""
     variables = model.trainable_variables
     with tf.GradientTape() as tape:
         pred = model(x, training=True)
-        loss = tf.reduce_mean(task.loss(y, pred))
+        loss = tf.reduce_mean(objective.loss(y, pred))
     grads = tape.gradient(loss, variables)
     norm, group_norms = diagnostics.gradient_norms(grads, group_ids)
-    if clip_norm is not None:
-        grads, _ = tf.clip_by_global_norm(grads, clip_norm, use_norm=norm)
+    grads, clipped = clip_gradients(grads, clipping, norm)
     optimizer.apply(grads, variables)
-    correct = tf.reduce_sum(task.score(y, pred))
-    return StepMeasures(loss, correct, norm, group_norms)
+    correct = tf.reduce_sum(objective.score(y, pred))
+    return StepMeasures(loss, correct, norm, group_norms, clipped)
 
 
-def train_epoch(model, optimizer, group_ids, clip_norm, batch_size, x, y, order, task):
-    """One pass over `x` in the given order; returns sums and extremes of the step measures."""
+def train_epoch(
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    group_ids: tf.Tensor,
+    clipping: Clipping,
+    batch_size: int,
+    x: tf.Tensor,
+    y: tf.Tensor,
+    order: tf.Tensor,
+    objective: Objective,
+) -> EpochSums:
+    """One pass over `x` in minibatches of `batch_size` taken in `order` (`(n,)` int32
+    indices into `x`; the last minibatch holds the rest); `x`, `y` and `group_ids` as
+    `train_step` takes them. Returns the sums of the step measures."""
     n = tf.shape(order)[0]
     steps = (n + batch_size - 1) // batch_size
-    loss_sum = tf.constant(0.0)
-    correct = tf.constant(0.0)
-    norm_sum = tf.constant(0.0)
-    norm_max = tf.constant(0.0)
-    clipped = tf.constant(0.0)
-    group_sum = tf.zeros([len(VARIABLE_GROUPS)])
+    zero = tf.zeros([], x.dtype)
+    loss_sum, correct, norm_sum, norm_max, clipped = zero, zero, zero, zero, zero
+    group_sum = tf.zeros([len(VARIABLE_GROUPS)], x.dtype)
     for i in tf.range(steps):
         idx = order[i * batch_size : tf.minimum((i + 1) * batch_size, n)]
         xb, yb = tf.gather(x, idx), tf.gather(y, idx)
-        step = train_step(model, optimizer, group_ids, clip_norm, xb, yb, task)
-        loss_sum += step.loss * tf.cast(tf.shape(idx)[0], tf.float32)
+        step = train_step(model, optimizer, group_ids, clipping, xb, yb, objective)
+        loss_sum += step.loss * tf.cast(tf.shape(idx)[0], x.dtype)
         correct += step.correct
         norm_sum += step.norm
         # NaN-propagating max: a non-finite step must not hide behind an earlier finite one.
         norm_max = tf.where(
             tf.math.is_finite(step.norm), tf.maximum(norm_max, step.norm), step.norm
         )
-        if clip_norm is not None:
-            clipped += tf.cast(step.norm > clip_norm, tf.float32)
+        clipped += step.clipped
         group_sum += step.group_norms
-    steps_f = tf.cast(steps, tf.float32)
-    n_f = tf.cast(n, tf.float32)
-    return {
-        "train_loss": loss_sum / n_f,
-        "train_acc": correct / n_f,
-        "grad_norm_mean": norm_sum / steps_f,
-        "grad_norm_max": norm_max,
-        "clip_fraction": clipped / steps_f,
-        "group_norms": group_sum / steps_f,
-    }
+    return EpochSums(n, steps, loss_sum, correct, norm_sum, norm_max, clipped, group_sum)
 
 
-def evaluate(model, x, y, task: Objective):
+class ProbeMeasures(NamedTuple):
+    """What the fixed probe batch measured (`Trainer.probe`)."""
+
+    grad_profile: list[float]  # mean |dL/dx_t| over the probe batch, t = 0 .. seq_len - 1
+    signal_grad_ratio: float  # at the signal over at the last input
+    spectral_radius: float  # of the recurrent matrix (`models.recurrent_matrix`)
+
+
+def evaluate(
+    model: keras.Model, x: tf.Tensor, y: tf.Tensor, objective: Objective
+) -> tuple[tf.Tensor, tf.Tensor]:
     """Summed loss and summed score over a batch of sequences."""
     pred = model(x, training=False)
-    return tf.reduce_sum(task.loss(y, pred)), tf.reduce_sum(task.score(y, pred))
+    return tf.reduce_sum(objective.loss(y, pred)), tf.reduce_sum(objective.score(y, pred))
 
 
 def make_optimizer(cfg: TrialConfig) -> keras.optimizers.Optimizer:
@@ -109,7 +196,11 @@ class Trainer:
     def __init__(self, cfg: TrialConfig):
         self.cfg = cfg
         sizes = (cfg.train_size, cfg.val_size, cfg.test_size, cfg.probe_size)
-        self.data = tasks.make_splits(cfg.task, cfg.seq_len, sizes, cfg.seed, cfg.gap, cfg.scale)
+        splits = tasks.make_splits(cfg.task, cfg.seq_len, sizes, cfg.seed, cfg.gap, cfg.scale)
+        # The data in the trial's dtype (drawn as float32, so float64 sees the same values).
+        self.data = tasks.Splits(
+            *(_in_dtype(getattr(splits, f.name), cfg.dtype) for f in fields(tasks.Splits))
+        )
         self.model = build_model(cfg)
         self.task = tasks.get(cfg.task)
         self.objective = objective(cfg.task)
@@ -117,49 +208,101 @@ class Trainer:
         self.optimizer.build(self.model.trainable_variables)
         # Shuffling has its own stream, so its state can be saved and restored exactly.
         self.rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0x5EED]))
-        self.train_x = tf.constant(self.data.train.x)
-        self.train_y = tf.constant(self.data.train.y)
+        if not cfg.fresh_data:  # else each epoch draws its own (`training_set`)
+            self._train = (tf.constant(self.data.train.x), tf.constant(self.data.train.y))
         group_ids = tf.constant(
             [VARIABLE_GROUPS.index(g) for g in variable_groups(self.model)], tf.int32
         )
-        clip, task = cfg.clip_norm, self.objective
+        clipping, obj = Clipping(cfg.clip_norm, cfg.clip_mode), self.objective
 
-        def epoch_fn(x, y, order):
+        def epoch_fn(x: tf.Tensor, y: tf.Tensor, order: tf.Tensor) -> EpochSums:
             return train_epoch(
-                self.model, self.optimizer, group_ids, clip, cfg.batch_size, x, y, order, task
+                self.model, self.optimizer, group_ids, clipping, cfg.batch_size, x, y, order, obj
             )
 
-        self._epoch = tf.function(epoch_fn)
+        # An epoch with validation checks runs as several calls, one per stretch between
+        # checks; reduce_retracing: the last stretch may be shorter.
+        self._epoch = tf.function(epoch_fn, reduce_retracing=True)
+        check = self._check()
+        self._solves = (
+            None if check is None else tf.function(lambda: solves(self.model, obj, check))
+        )
         self._evaluate = tf.function(
-            lambda x, y: evaluate(self.model, x, y, task), reduce_retracing=True
+            lambda x, y: evaluate(self.model, x, y, obj), reduce_retracing=True
         )
         self._gradients = tf.function(
-            lambda x, y: diagnostics.input_gradients(self.model, x, y, task.loss)
+            lambda x, y: diagnostics.input_gradients(self.model, x, y, obj.loss)
         )
+
+    @property
+    def stretch(self) -> int:
+        """Training sequences between validation checks: `eval_every` in whole minibatches."""
+        return max(1, self.cfg.eval_every // self.cfg.batch_size) * self.cfg.batch_size
+
+    def _check(self) -> SolveCheck | None:
+        """The validation check inside the epoch; None when the epoch's end comes first."""
+        if self.stretch >= self.cfg.train_size:
+            return None
+        val = self.data.val
+        screen_x, screen_y = (tf.constant(a[:SCREEN_SIZE]) for a in (val.x, val.y))
+        x, y = tf.constant(val.x), tf.constant(val.y)
+        return SolveCheck(self.cfg.solve_threshold, screen_x, screen_y, x, y)
+
+    def train(self, x: tf.Tensor, y: tf.Tensor, order: np.ndarray) -> EpochSums:
+        """Train on `x[order]` in minibatches, checking validation after every `stretch`
+        sequences (not after the last, which the epoch's own validation follows); stops
+        after the check that reaches the threshold. The sums of the steps run."""
+        total = None
+        for lo in range(0, len(order), self.stretch):
+            part = tf.constant(order[lo : lo + self.stretch], tf.int32)
+            sums = self._epoch(x, y, part)
+            total = sums if total is None else add_sums(total, sums)
+            last = lo + self.stretch >= len(order)
+            if not last and self._solves is not None and bool(self._solves()):
+                break
+        return total
+
+    def training_set(self, epoch: int) -> tuple[tf.Tensor, tf.Tensor]:
+        """The inputs and labels epoch `epoch` (from 1) trains on: the fixed training set, or
+        with `fresh_data` the epoch's own draw (a function of the seed and the epoch alone,
+        so a resumed trial draws what an uninterrupted one would)."""
+        if not self.cfg.fresh_data:
+            return self._train
+        cfg = self.cfg
+        split = tasks.epoch_train_set(
+            cfg.task, cfg.train_size, cfg.seq_len, cfg.seed, epoch, cfg.gap, cfg.scale
+        )
+        split = _in_dtype(split, cfg.dtype)
+        return tf.constant(split.x), tf.constant(split.y)
 
     def run_epoch(self, epoch: int) -> EpochMetrics:
         """Train one epoch, evaluate on validation data and measure the gradients."""
         start = time.perf_counter()
-        order = tf.constant(self.rng.permutation(self.cfg.train_size), tf.int32)
-        out = {k: v.numpy() for k, v in self._epoch(self.train_x, self.train_y, order).items()}
+        x, y = self.training_set(epoch)
+        sums = self.train(x, y, self.rng.permutation(self.cfg.train_size))
         val_loss, val_acc = self._evaluate_split(self.data.val)
-        probe = self.probe() if self.cfg.diagnostics else {}
-        groups = dict(zip(VARIABLE_GROUPS, out.pop("group_norms").tolist(), strict=True))
+        probe = self.probe() if self.cfg.diagnostics else None
+        n, steps = float(sums.sequences), float(sums.steps)
+        groups = sums.group_norms.numpy() / steps
         return EpochMetrics(
             epoch=epoch,
-            samples_seen=epoch * self.cfg.train_size,
-            **{k: float(v) for k, v in out.items()},
+            samples_seen=(epoch - 1) * self.cfg.train_size + int(sums.sequences),
+            train_loss=float(sums.loss) / n,
+            train_acc=float(sums.correct) / n,
             val_loss=val_loss,
             val_acc=val_acc,
-            val_mse=val_loss if self.task.output == "regression" else None,
-            **{f"grad_norm_{g}": v for g, v in groups.items()},
-            signal_grad_ratio=probe.get("signal_grad_ratio"),
-            spectral_radius=probe.get("spectral_radius"),
-            grad_profile=probe.get("grad_profile"),
+            grad_norm_mean=float(sums.norm) / steps,
+            grad_norm_max=float(sums.norm_max),
+            **{f"grad_norm_{g}": float(v) for g, v in zip(VARIABLE_GROUPS, groups, strict=True)},
+            clip_fraction=float(sums.clipped) / steps,
+            signal_grad_ratio=probe.signal_grad_ratio if probe else None,
+            spectral_radius=probe.spectral_radius if probe else None,
+            grad_profile=probe.grad_profile if probe else None,
             time_s=time.perf_counter() - start,
+            val_mse=val_loss if self.task.output == "regression" else None,
         )
 
-    def probe(self) -> dict:
+    def probe(self) -> ProbeMeasures:
         """Gradient through time and spectral radius, on the fixed probe batch."""
         probe = self.data.probe
         gradients = self._gradients(tf.constant(probe.x), tf.constant(probe.y))
@@ -170,11 +313,7 @@ class Trainer:
         else:  # each sequence at its own signal (the adding problem's first marker)
             ratio = diagnostics.signal_grad_ratio_per_sequence(gradients, probe.signal)
         kernel = recurrent_matrix(self.model)
-        return {
-            "grad_profile": profile.tolist(),
-            "signal_grad_ratio": ratio,
-            "spectral_radius": diagnostics.spectral_radius(kernel),
-        }
+        return ProbeMeasures(profile.tolist(), ratio, diagnostics.spectral_radius(kernel))
 
     def _evaluate_split(self, split: tasks.Split) -> tuple[float, float]:
         loss, correct = 0.0, 0.0

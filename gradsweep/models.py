@@ -33,7 +33,8 @@ def build_model(cfg: TrialConfig) -> keras.Model:
     LSTM and GRU keep Keras's defaults (tanh, sigmoid gates, no recurrent dropout, GRU
     reset_after) so that TensorFlow picks the cuDNN kernel on a GPU. SimpleRNN takes
     `cfg.activation` (tanh, or relu for the IRNN). urnn, exprnn and indrnn are the cells of
-    `cells.py`, run by `cells.SequenceRNN`.
+    `cells.py`, run by `cells.SequenceRNN`. Every layer is built in `cfg.dtype`, whatever
+    Keras's global floatx says, from the initial weights float32 draws.
     """
     keras.utils.set_random_seed(cfg.seed)
     task = tasks.get(cfg.task)
@@ -41,25 +42,37 @@ def build_model(cfg: TrialConfig) -> keras.Model:
     if cfg.arch in _KERAS:
         recurrent = _keras_layer(cfg, sequences)
     else:
-        recurrent = cells.SequenceRNN(_cell(cfg), return_sequences=sequences, name="recurrent")
+        recurrent = cells.SequenceRNN(
+            _cell(cfg), return_sequences=sequences, name="recurrent", dtype=cfg.dtype
+        )
     activation = "sigmoid" if task.output == "binary" else None
-    return keras.Sequential(
+    model = keras.Sequential(
         [
-            keras.Input((cfg.seq_len, task.channels)),
+            keras.Input((cfg.seq_len, task.channels), dtype=cfg.dtype),
             recurrent,
-            keras.layers.Dense(task.classes, activation=activation, name="head"),
+            keras.layers.Dense(task.classes, activation=activation, name="head", dtype=cfg.dtype),
         ],
         name=f"{cfg.arch}_{cfg.hidden}",
     )
+    return model if cfg.dtype == "float32" else _float32_init(model, cfg)
+
+
+def _float32_init(model: keras.Model, cfg: TrialConfig) -> keras.Model:
+    """`model` with the initial weights the float32 model of `cfg` draws: Keras's
+    initialisers draw other numbers in another dtype, and a dtype should change the
+    arithmetic only, not the starting point."""
+    twin = build_model(cfg.model_copy(update={"dtype": "float32"}))
+    model.set_weights([w.astype(cfg.dtype) for w in twin.get_weights()])
+    return model
 
 
 def _cell(cfg: TrialConfig) -> keras.layers.Layer:
     """The cell of a literature arch (`cells.py`)."""
     if cfg.arch == "urnn":
-        return cells.URNNCell(cfg.hidden, cfg.seed)
+        return cells.URNNCell(cfg.hidden, cfg.seed, dtype=cfg.dtype)
     if cfg.arch == "exprnn":
-        return cells.ExpRNNCell(cfg.hidden, cfg.seed, cfg.recurrent_init)
-    return cells.IndRNNCell(cfg.hidden, cfg.dependency_length, cfg.activation)
+        return cells.ExpRNNCell(cfg.hidden, cfg.seed, cfg.recurrent_init, dtype=cfg.dtype)
+    return cells.IndRNNCell(cfg.hidden, cfg.dependency_length, cfg.activation, dtype=cfg.dtype)
 
 
 def _keras_layer(cfg: TrialConfig, sequences: bool) -> keras.layers.Layer:
@@ -77,6 +90,7 @@ def _keras_layer(cfg: TrialConfig, sequences: bool) -> keras.layers.Layer:
         recurrent_initializer=_recurrent_initializer(cfg),
         return_sequences=sequences,
         name="recurrent",
+        dtype=cfg.dtype,
         **options,
     )
 
@@ -96,10 +110,10 @@ def _recurrent_initializer(cfg: TrialConfig):
         if per_block:  # a seed per block: one seeded initialiser would repeat its draw
             seeds = np.random.default_rng([cfg.seed, 0xB10C]).integers(2**31, size=blocks)
             square = (shape[0], shape[0])
-            drawn = [_named(name, int(seed))(square) for seed in seeds]
+            drawn = [_named(name, int(seed))(square, dtype="float32") for seed in seeds]
             kernel = np.concatenate([np.asarray(d) for d in drawn], axis=1)
         else:
-            kernel = np.asarray(keras.initializers.get(name)(shape))
+            kernel = np.asarray(keras.initializers.get(name)(shape, dtype="float32"))
         if cfg.recurrent_gain is not None:
             kernel = _with_radius(kernel, blocks, cfg.recurrent_gain)
         return keras.ops.convert_to_tensor(kernel, dtype=dtype)
@@ -159,7 +173,7 @@ def _forget_bias(value: float):
 
     def initializer(shape, dtype=None):
         units = shape[0] // 4
-        bias = np.zeros(shape, dtype="float32")
+        bias = np.zeros(shape, dtype=dtype or "float32")
         bias[units : 2 * units] = value
         return keras.ops.convert_to_tensor(bias, dtype=dtype)
 
@@ -174,7 +188,8 @@ class Objective(NamedTuple):
 
 
 def objective(task_name: str) -> Objective:
-    """The loss and score of `task_name`'s output kind; both map (y, out) to shape (n,)."""
+    """The loss and score of `task_name`'s output kind; both map (y, out) to shape (n,),
+    in `out`'s dtype."""
     task = tasks.get(task_name)
     if task.output == "binary":
 
@@ -182,7 +197,7 @@ def objective(task_name: str) -> Objective:
             return tf.reshape(keras.ops.binary_crossentropy(y, out), [-1])
 
         def score(y, out):
-            return tf.cast(tf.equal(out[:, 0] > 0.5, y[:, 0] > 0.5), tf.float32)
+            return tf.cast(tf.equal(out[:, 0] > 0.5, y[:, 0] > 0.5), out.dtype)
 
     elif task.output == "regression":
         tolerance = task.tolerance
@@ -191,7 +206,7 @@ def objective(task_name: str) -> Objective:
             return tf.square(out[:, 0] - y[:, 0])
 
         def score(y, out):
-            return tf.cast(tf.abs(out[:, 0] - y[:, 0]) < tolerance, tf.float32)
+            return tf.cast(tf.abs(out[:, 0] - y[:, 0]) < tolerance, out.dtype)
 
     else:
         steps = task.scored_steps
@@ -203,7 +218,7 @@ def objective(task_name: str) -> Objective:
         def score(y, out):
             guess = tf.argmax(out[:, -steps:], axis=-1, output_type=tf.int32)
             right = tf.equal(guess, y[:, -steps:])
-            return tf.reduce_mean(tf.cast(right, tf.float32), axis=1)
+            return tf.reduce_mean(tf.cast(right, out.dtype), axis=1)
 
     return Objective(loss, score)
 

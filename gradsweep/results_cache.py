@@ -1,7 +1,8 @@
 """The readers' parquet cache inside an experiment directory (`.gradsweep-cache/`).
 
-Valid while the key, the sizes and times of every trial file and of Tune's state, is
-unchanged; written key last, so a cache cut short is never taken for valid. A read-only
+Valid while the key is unchanged: the tables' columns (so a gradsweep with new config
+fields or metrics rebuilds it) and the sizes and times of every trial file and of Tune's
+state. The key is written last, so a cache cut short is never taken for valid. A read-only
 experiment still loads: the cache is then simply not written.
 """
 
@@ -18,6 +19,7 @@ import pandas as pd
 from gradsweep import layout
 from gradsweep.layout import CACHE_DIR
 from gradsweep.storage_io import write_local
+from gradsweep.tables import CONFIG_FIELDS, EPOCH_FIELDS, SUMMARY_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,8 @@ def fingerprint(path: Path) -> dict[str, Any]:
         except FileNotFoundError:
             continue
         stats.append([os.path.relpath(name, path), st.st_size, st.st_mtime_ns])
-    return {"version": CACHE_VERSION, "files": stats}
+    columns = [*CONFIG_FIELDS, *SUMMARY_FIELDS, *EPOCH_FIELDS]
+    return {"version": CACHE_VERSION, "columns": columns, "files": stats}
 
 
 def cache_paths(path: Path) -> dict[str, Path]:

@@ -277,3 +277,20 @@ def make_splits(
         for n, s in zip(sizes, streams, strict=True)
     )
     return Splits(train, val, test, probe)
+
+
+def epoch_train_set(
+    task: str,
+    n: int,
+    seq_len: int,
+    seed: int,
+    epoch: int,
+    gap: int | None = None,
+    scale: float = 10.0,
+) -> Split:
+    """The `n` training sequences of epoch `epoch` (from 1) when every epoch draws new ones
+    (`fresh_data`): each epoch from its own child of a fifth stream of `make_splits`' seed
+    sequence, so it is a function of (seed, epoch) alone and independent of the validation,
+    test and probe sets."""
+    stream = np.random.SeedSequence([seed, 0x6A7D], spawn_key=(4, epoch))
+    return generate(task, n, seq_len, np.random.default_rng(stream), gap, scale)

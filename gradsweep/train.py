@@ -105,7 +105,7 @@ def _train(
     trainer = Trainer(cfg)
     history: list[EpochMetrics] = []
     if state is None:
-        init = trainer.probe() if cfg.diagnostics else {}
+        init = trainer.probe()._asdict() if cfg.diagnostics else {}
     else:
         trainer.restore(state)
         history = [EpochMetrics(**h) for h in state.history]

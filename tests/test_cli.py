@@ -155,3 +155,48 @@ def test_the_literature_cells_solve_a_short_recall_in_the_default_budget(capsys,
     assert obj["solved"] is True
     for radius in (obj["spectral_radius_init"], obj["spectral_radius"]):
         assert radius == pytest.approx(1.0, abs=1e-4)
+
+
+# The smallest well-posed instance of every task, one epoch.
+_EVERY_TASK = {
+    "recall": ["--gap", "2", "--seq-len", "5"],
+    "sum_sign": ["--seq-len", "5"],
+    "adding": ["--seq-len", "5"],
+    "copy": ["--gap", "1", "--hidden", "8"],
+}
+_ONE_EPOCH = ["--train-size", "64", "--val-size", "16", "--test-size", "16", "--probe-size", "8"]
+
+
+@pytest.mark.slow  # four tiny trials: about 6 s
+@pytest.mark.parametrize("task", list(_EVERY_TASK))
+def test_train_runs_every_task_in_float64(capsys, task):
+    argv = ["--task", task, *_EVERY_TASK[task], *_ONE_EPOCH, "--epochs", "1", "--dtype", "float64"]
+    code, out, _ = run(capsys, "train", "--json", *argv)
+    assert code == 0
+    obj = json.loads(out)
+    assert obj["config"]["dtype"] == "float64"
+    assert obj["epochs"][0]["train_loss"] > 0 and obj["signal_grad_ratio"] is not None
+
+
+@pytest.mark.slow  # a second process imports TensorFlow: about 6 s
+def test_a_keras_json_saying_float64_leaves_a_float32_trial_float32(tmp_path):
+    """Keras reads `floatx` from `$KERAS_HOME/keras.json` at import; gradsweep runs the
+    dtype its config says (float32 here) and gives the numbers a default Keras gives."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "keras.json").write_text('{"floatx": "float64", "backend": "tensorflow"}')
+    argv = [sys.executable, "-m", "gradsweep.cli", "train", "--json", *TINY, "--epochs", "1"]
+    env = {**os.environ, "KERAS_HOME": str(tmp_path)}
+    done = subprocess.run(argv, env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    check = "import keras; print(keras.config.floatx())"
+    floatx = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True)
+    assert floatx.stdout.strip() == "float64"  # the environment did say float64
+    obj = json.loads(done.stdout)
+    from gradsweep import run_trial
+
+    here = run_trial(TrialConfig.parse(obj["config"]))
+    assert obj["config"]["dtype"] == "float32"
+    assert [e["train_loss"] for e in obj["epochs"]] == [e.train_loss for e in here.epochs]

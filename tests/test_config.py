@@ -55,7 +55,7 @@ def test_the_derived_field_lists_follow_the_roles():
     assert "forget_bias" in config.RANKABLE_FIELDS  # its omission once hid it from importance
     assert set(config.INIT_FIELDS) == {
         "arch", "activation", "hidden", "recurrent_init", "recurrent_gain", "forget_bias",
-        "gate_init", "chrono_t_max",
+        "gate_init", "chrono_t_max", "dtype",
     }  # fmt: skip
     assert spec.NOT_SPEC_FIELDS == {
         "max_epochs": "budget", "solve_threshold": "budget", "threads": "resources"
@@ -153,3 +153,11 @@ def test_settings_an_arch_cannot_take_are_refused_in_one_line(values, message):
 def test_the_dependency_length_is_the_tasks_dependency_axis():
     assert TrialConfig(gap=7, seq_len=12).dependency_length == 7
     assert TrialConfig(task="adding", seq_len=40).dependency_length == 40
+
+
+def test_eval_every_defaults_to_an_eighth_of_the_training_set():
+    assert TrialConfig().eval_every == 4096 // 8
+    assert TrialConfig(train_size=1000, batch_size=10).eval_every == 125
+    assert TrialConfig(train_size=100, eval_every=7).eval_every == 7  # given: kept
+    with pytest.raises(ConfigError, match=r"^eval_every: 0 is not allowed"):
+        TrialConfig.parse({"eval_every": 0})

@@ -102,17 +102,17 @@ def test_signal_grad_ratio_on_hand_made_profiles():
 def test_probe_takes_the_ratio_at_the_recalled_input():
     cfg = TrialConfig(arch="rnn", hidden=8, gap=3, seq_len=9, probe_size=32)
     probe = Trainer(cfg).probe()
-    profile = np.array(probe["grad_profile"])
+    profile = np.array(probe.grad_profile)
     assert len(profile) == 9
     signal = 9 - 3 - 1  # the label is x[seq_len - gap - 1]
-    assert probe["signal_grad_ratio"] == profile[signal] / profile[-1]
+    assert probe.signal_grad_ratio == profile[signal] / profile[-1]
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_at_init_a_longer_gap_gets_a_smaller_share_of_the_gradient(seed):
     def ratio(gap: int) -> float:
         cfg = TrialConfig(arch="rnn", hidden=16, gap=gap, seq_len=gap + 3, seed=seed)
-        return Trainer(cfg).probe()["signal_grad_ratio"]
+        return Trainer(cfg).probe().signal_grad_ratio
 
     short, long = ratio(2), ratio(30)
     assert 0 < long < short
@@ -171,5 +171,25 @@ def test_adding_probe_ratio_is_at_each_sequences_first_marker():
         grad = np.abs(tape.gradient(loss, xi).numpy()[0]).mean(axis=-1)
         per_sequence.append(grad[probe.signal[i]] / grad[-1])
     measured = trainer.probe()
-    assert measured["signal_grad_ratio"] == pytest.approx(np.mean(per_sequence), rel=1e-4)
-    assert len(measured["grad_profile"]) == 8
+    assert measured.signal_grad_ratio == pytest.approx(np.mean(per_sequence), rel=1e-4)
+    assert len(measured.grad_profile) == 8
+
+
+def test_float64_keeps_a_signal_ratio_that_float32_flushes_to_zero():
+    """SimpleRNN with Keras's random_normal recurrent init (std 0.05, so the gradient
+    shrinks fast with the gap), gap 40, at init. Measured here: float32 gives a ratio of 0
+    (the gradient at the signal, about 3e-40 in float64, is below float32's smallest normal
+    number and is flushed to zero); float64 gives 1.96e-38 from the same weights. At gap
+    30, where float32 still has it, the two agree to 6 digits (1.1029e-28)."""
+
+    def ratio(gap: int, dtype: str) -> float:
+        cfg = TrialConfig(
+            arch="rnn", hidden=8, gap=gap, seq_len=gap + 2, recurrent_init="random_normal",
+            dtype=dtype, batch_size=32, train_size=32, val_size=8, test_size=8, probe_size=16,
+        )  # fmt: skip
+        return Trainer(cfg).probe().signal_grad_ratio
+
+    assert ratio(30, "float32") == pytest.approx(ratio(30, "float64"), rel=1e-5)
+    single, double = ratio(40, "float32"), ratio(40, "float64")
+    assert single == 0.0 or single < np.finfo(np.float32).tiny  # zero or subnormal
+    assert np.finfo(np.float64).tiny < double < 1e-30  # a normal float64 number

@@ -20,6 +20,10 @@ ADDED = {
         "recurrent_gain": None,  # as the initialiser gave
         "gate_init": "keras",
         "chrono_t_max": None,
+        "clip_mode": "global_norm",
+        "fresh_data": False,
+        "dtype": "float32",
+        "eval_every": None,
         "val_mse": None,
         "test_mse": None,
     },

@@ -109,7 +109,7 @@ def test_a_large_forget_bias_lets_more_gradient_reach_a_distant_signal():
 
     ratios = {
         bias: Trainer(TrialConfig(arch="lstm", hidden=8, gap=60, seq_len=65, forget_bias=bias,
-                                  probe_size=32)).probe()["signal_grad_ratio"]
+                                  probe_size=32)).probe().signal_grad_ratio
         for bias in (1.0, 5.0)
     }  # fmt: skip
     assert ratios[5.0] > 100 * ratios[1.0]
@@ -201,7 +201,25 @@ def test_chrono_lets_more_gradient_reach_a_distant_signal():
     ratios = {
         gate: Trainer(
             TrialConfig(arch="lstm", gap=100, seq_len=110, gate_init=gate, probe_size=32)
-        ).probe()["signal_grad_ratio"]
+        ).probe().signal_grad_ratio
         for gate in ("keras", "chrono")
     }
     assert ratios["chrono"] > 5 * ratios["keras"]
+
+
+def test_a_float64_model_starts_from_the_float32_models_weights_whatever_floatx_says():
+    import keras
+
+    cfg = TrialConfig(arch="lstm", hidden=4, gap=2, seq_len=5)
+    single = build_model(cfg)
+    keras.config.set_floatx("float64")  # a user's keras.json may say so
+    try:
+        also_single = build_model(cfg)
+        double = build_model(cfg.model_copy(update={"dtype": "float64"}))
+    finally:
+        keras.config.set_floatx("float32")
+    assert {str(w.dtype) for w in also_single.get_weights()} == {"float32"}
+    assert {str(w.dtype) for w in double.get_weights()} == {"float64"}
+    weights = (single.get_weights(), also_single.get_weights(), double.get_weights())
+    for a, b, c in zip(*weights, strict=True):
+        assert np.array_equal(a, b) and np.array_equal(a.astype(np.float64), c)

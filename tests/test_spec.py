@@ -134,6 +134,8 @@ def test_notebook_spec_covers_its_four_models():
     models = {(t.arch, t.clip_norm) for t in trials}
     assert {("rnn", None), ("lstm", None), ("gru", None), ("rnn", 1.0)} <= models
     assert {(t.gap, t.seq_len, t.hidden, t.lr) for t in trials} == {(50, 60, 64, 0.001)}
+    # clipped as the notebook's Adam(clipnorm=1.0): each variable's gradient on its own
+    assert {t.clip_mode for t in trials} == {"per_variable"}
 
 
 def test_le2015_spec_runs_the_three_models_of_the_paper_with_both_optimizers():

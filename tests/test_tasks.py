@@ -134,3 +134,15 @@ def test_the_dependency_axis_is_gap_for_the_tasks_with_a_gap():
     }
     with pytest.raises(ValueError, match="unknown"):
         tasks.dependency_axis("parity")
+
+
+def test_each_epoch_of_fresh_data_is_its_own_seeded_draw():
+    def draw(seed, epoch):
+        return tasks.epoch_train_set("adding", 64, 10, seed, epoch)
+
+    assert np.array_equal(draw(3, 2).x, draw(3, 2).x)  # a function of (seed, epoch)
+    assert not np.array_equal(draw(3, 1).x, draw(3, 2).x)  # new sequences every epoch
+    assert not np.array_equal(draw(3, 1).x, draw(4, 1).x)
+    fixed = tasks.make_splits("adding", 10, (64, 64, 64, 64), seed=3)
+    for split in (fixed.train, fixed.val, fixed.test, fixed.probe):  # none is reused
+        assert not any(np.array_equal(draw(3, e).x, split.x) for e in (1, 2, 3))

@@ -157,7 +157,7 @@ def test_second_thread_count_in_one_process_is_refused():
 
 
 def test_solved_and_samples_to_solve_follow_the_first_epoch_over_the_threshold(tiny):
-    base = {**tiny, "max_epochs": 6, "lr": 0.01, "solve_threshold": 1.0}
+    base = {**tiny, "max_epochs": 6, "lr": 0.01, "solve_threshold": 1.0}  # checks at epoch ends
     free = run_trial(TrialConfig(**base))
     accs = [e.val_acc for e in free.epochs]
     # an epoch whose validation accuracy is above chance and above every earlier one
@@ -243,3 +243,17 @@ def test_the_literature_cells_resume_exactly(tiny, tmp_path, arch):
     assert saved["epoch"] == 1
     # strict_json: NaN (a ReLU IndRNN whose probe gradient died is 0/0) compares as null
     assert strict_json(_metrics(resumed)) == strict_json(_metrics(full))
+
+
+@pytest.mark.slow  # four tiny trials: about 5 s
+def test_fresh_data_runs_are_identical_and_a_resume_continues_them_exactly(tiny, tmp_path):
+    cfg = TrialConfig(**{**tiny, "max_epochs": 3, "fresh_data": True})
+    saved = []
+    first = run_trial(cfg, on_epoch=lambda m, s, r: saved.append(s) if m.epoch == 1 else None)
+    assert _metrics(run_trial(cfg)) == _metrics(first)
+    saved[0].save(tmp_path / "state")
+    resumed = run_trial(cfg, state=TrialState.load(tmp_path / "state"))
+    assert _metrics(resumed) == _metrics(first)
+    fixed = run_trial(TrialConfig(**{**tiny, "max_epochs": 3}))
+    # the first epoch starts from the same weights on other sequences
+    assert first.epochs[0].train_loss != fixed.epochs[0].train_loss
