@@ -199,9 +199,9 @@ def test_chrono_lets_more_gradient_reach_a_distant_signal():
     from gradsweep.loop import Trainer
 
     ratios = {
-        gate: Trainer(
-            TrialConfig(arch="lstm", gap=100, seq_len=110, gate_init=gate, probe_size=32)
-        ).probe().signal_grad_ratio
+        gate: Trainer(TrialConfig(arch="lstm", gap=100, seq_len=110, gate_init=gate, probe_size=32))
+        .probe()
+        .signal_grad_ratio
         for gate in ("keras", "chrono")
     }
     assert ratios["chrono"] > 5 * ratios["keras"]
