@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import FIXTURES
+from tests.helpers import FIXTURES, TINY
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -17,22 +17,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 @pytest.fixture
 def tiny() -> dict:
     """Sizes small enough that a trial trains in about a second."""
-    return {
-        "task": "recall",
-        "arch": "rnn",
-        "hidden": 8,
-        "gap": 3,
-        "seq_len": 8,
-        "batch_size": 32,
-        "train_size": 256,
-        "val_size": 128,
-        "test_size": 128,
-        "probe_size": 32,
-        "max_epochs": 2,
-        # validation at epoch ends only: in-epoch checks have their own tests, and tracing
-        # them would cost every tiny trial here about half a second
-        "eval_every": 256,
-    }
+    return dict(TINY)
 
 
 @pytest.fixture

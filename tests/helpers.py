@@ -21,6 +21,23 @@ from gradsweep.config import TABLE_FIELDS
 from gradsweep.tables import config_frame
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# Sizes small enough that a trial trains in about a second (the `tiny` fixture).
+TINY = {
+    "task": "recall",
+    "arch": "rnn",
+    "hidden": 8,
+    "gap": 3,
+    "seq_len": 8,
+    "batch_size": 32,
+    "train_size": 256,
+    "val_size": 128,
+    "test_size": 128,
+    "probe_size": 32,
+    "max_epochs": 2,
+    # validation at epoch ends only: in-epoch checks have their own tests, and tracing
+    # them would cost every tiny trial here about half a second
+    "eval_every": 256,
+}
 
 # A frontier search's grid: two archs, six gaps, one seed; tiny trials that learn fast.
 SEARCH_SPEC = """
@@ -172,6 +189,7 @@ class Driver:
     """`gradsweep` in its own process group, so a test can kill it and all Ray left behind."""
 
     def __init__(self, args: list[str], env: dict, cwd: Path):
+        self.ray_tmpdir = env.get("RAY_TMPDIR")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gradsweep.cli", *args],
             cwd=cwd,
@@ -190,6 +208,30 @@ class Driver:
         return self.proc.returncode, out, err
 
     def kill_all(self) -> None:
+        """SIGKILL the driver, its process group and every process of its Ray (its
+        descendants, and anything started with its RAY_TMPDIR: Ray's workers can outlive
+        the group), and wait until all are gone, so none writes to the experiment later."""
+        import psutil
+
+        family = []
+        with contextlib.suppress(psutil.NoSuchProcess):
+            family = psutil.Process(self.proc.pid).children(recursive=True)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
+        if self.ray_tmpdir:
+            family += [p for p in psutil.process_iter() if _ray_tmpdir(p) == self.ray_tmpdir]
+        for process in family:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        psutil.wait_procs(family, timeout=60)
         self.proc.wait()
+
+
+def _ray_tmpdir(process) -> str | None:
+    """The RAY_TMPDIR a process was started with (None where it cannot be read)."""
+    import psutil
+
+    try:
+        return process.environ().get("RAY_TMPDIR")
+    except (psutil.Error, OSError):
+        return None

@@ -10,19 +10,8 @@ from gradsweep.config import TrialConfig
 from gradsweep.results import load_results
 from gradsweep.train import run_trial
 from gradsweep.trial_store import TrialStore
+from tests.helpers import TINY
 
-TINY = {
-    "task": "recall",
-    "arch": "rnn",
-    "hidden": 8,
-    "gap": 3,
-    "seq_len": 8,
-    "batch_size": 32,
-    "train_size": 256,
-    "val_size": 128,
-    "test_size": 128,
-    "probe_size": 32,
-}
 WHERE = {"node": "node-a", "pid": 4242, "resources": {"CPU": 1.0}}
 
 

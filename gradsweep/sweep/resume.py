@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import ray
 from pydantic import ValidationError
 
 from gradsweep import layout
@@ -30,13 +29,12 @@ from gradsweep.sweep.driver import (
     OnProgress,
     Plan,
     SweepOutcome,
+    connect,
     fit,
-    start_ray,
     trial_configs,
     tuner_for,
 )
-from gradsweep.sweep.resources import check_fits_cluster, check_fits_here, per_trial
-from gradsweep.sweep.storage import check_storage_reach
+from gradsweep.sweep.resources import check_fits_here, per_trial
 from gradsweep.trial_store import TrialRecord, scan_records
 
 
@@ -129,15 +127,8 @@ def rebuild(
 
 
 def connect_resume(resumed: ResumePlan) -> None:
-    """Start or join Ray (once) and check what needs it, as `launch` does: that a live
-    node can hold a trial, and that every node reaches the storage. Writes nothing."""
-    plan = resumed.plan
-    if ray.is_initialized():
-        return
-    start_ray(plan.address)
-    if plan.address is not None:
-        check_fits_cluster(plan.cpus, plan.gpus, plan.memory, plan.yes)
-    check_storage_reach(plan.storage)
+    """Start or join Ray (once) and check what needs it, exactly as `launch` does."""
+    connect(resumed.plan)
 
 
 def resume(resumed: ResumePlan, on_progress: OnProgress = None) -> SweepOutcome:
