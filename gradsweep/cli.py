@@ -240,9 +240,10 @@ def validate(
     table.add_column("axis")
     table.add_column("values")
     for axis, values in info["axes"].items():
-        table.add_row(axis, values if isinstance(values, str) else ", ".join(map(str, values)))
+        shown = [v if isinstance(v, dict) else config_module.format_value(axis, v) for v in values]
+        table.add_row(axis, values if isinstance(values, str) else ", ".join(map(str, shown)))
     for key, value in info["fixed"].items():
-        table.add_row(f"{key} (fixed)", str(value))
+        table.add_row(f"{key} (fixed)", config_module.format_value(key, value))
     budget = info["budget"]
     table.add_row(
         "budget", f"max_epochs {budget['max_epochs']}, solve_threshold {budget['solve_threshold']}"

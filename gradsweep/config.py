@@ -186,13 +186,14 @@ class TrialConfig(BaseModel):
         None,
         gt=0,
         allow_inf_nan=False,
-        description="Clip gradients at this threshold (see clip_mode); null/absent = off.",
+        description="Clip gradients at this threshold (see clip_mode); absent (a spec's null) "
+        "= off.",
     )
     clip_mode: Annotated[ClipMode, Role(bare=True)] = Field(
         "global_norm",
         description="global_norm (all gradients as one vector), per_variable (each variable's "
         "gradient on its own, as Keras's clipnorm) or value (each entry); applies when "
-        "clip_norm is set.",
+        "clip_norm is set (an unclipped trial records global_norm, so it is one config).",
     )
     optimizer: Annotated[Optimizer, Role(bare=True)] = Field(
         "adam", description="adam, sgd or rmsprop."
@@ -260,6 +261,10 @@ class TrialConfig(BaseModel):
     def _task_defaults(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
+        if data.get("clip_norm") is None and "clip_mode" in data:
+            # Without clipping the mode changes nothing: one unclipped config, not one per
+            # mode (so a spec's clip_mode x clip_norm [null, ...] holds no twin trials).
+            data = {k: v for k, v in data.items() if k != "clip_mode"}
         task = tasks.TASK_DEFS.get(data.get("task", "recall"))
         if task is not None:  # an unknown task is refused by the field's own check
             if task.uses_gap and data.get("gap") is None:
@@ -286,8 +291,8 @@ class TrialConfig(BaseModel):
         if arch in ARCHS and activation not in ARCHS[arch].activations:
             why = " (so that it runs the cuDNN kernel)" if ARCHS[arch].gated else ""
             raise ValueError(
-                f"{arch} takes {' or '.join(ARCHS[arch].activations)}{why}; relu applies to "
-                "arch rnn only and indrnn, modrelu to urnn and exprnn"
+                f"{arch} takes {' or '.join(ARCHS[arch].activations)}{why} (relu: rnn and "
+                "indrnn; modrelu: urnn and exprnn)"
             )
         return activation
 

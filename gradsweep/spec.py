@@ -92,7 +92,7 @@ class SweepSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: StrictStr = Field(pattern=NAME_PATTERN)
+    name: StrictStr
     task: Task | None = None
     axes: dict[str, AxisValues | str] = Field(min_length=1)
     fixed: dict[str, Any] = Field(default_factory=dict)
@@ -102,6 +102,16 @@ class SweepSpec(BaseModel):
     skip_infeasible: StrictBool = False
     max_trials: StrictInt = Field(100_000, ge=1, le=10_000_000)
     search: Search = Search()
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str) -> str:
+        if not re.fullmatch(NAME_PATTERN, name):
+            raise ValueError(
+                "use 1 to 128 letters, digits, '.', '_' or '-' (no spaces), not starting "
+                "with '.' or '-'"
+            )
+        return name
 
     @field_validator("axes")
     @classmethod
@@ -249,7 +259,7 @@ def _check_values(spec: SweepSpec) -> None:
                 if item is None and key not in NULL_MEANS_OFF:
                     raise ConfigError(
                         f"{section}.{key}: null is not allowed: only "
-                        f"{', '.join(NULL_MEANS_OFF)} takes null (meaning off)",
+                        f"{', '.join(NULL_MEANS_OFF)} take null (off, or as the default)",
                         f"{section}.{key}",
                     )
                 try:  # strict: a YAML `true` is not 1, a string is not a number

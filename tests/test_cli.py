@@ -72,6 +72,7 @@ def test_bad_train_values_exit_2_with_one_line(capsys, argv, names):
     assert "Traceback" not in err
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_train_json_is_strict_and_complete(capsys):
     code, out, _ = run(capsys, "train", "--json", *TINY)
     assert code == 0
@@ -105,6 +106,7 @@ def test_train_json_is_strict_and_complete(capsys):
         assert key in epoch
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_diverged_train_exits_0_with_valid_json(capsys):
     code, out, _ = run(capsys, "train", "--json", *TINY, "--lr", "1e38")
     assert code == 0
@@ -112,6 +114,7 @@ def test_diverged_train_exits_0_with_valid_json(capsys):
     assert obj["diverged"] is True and obj["train_loss"] is None
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_train_table_ends_with_a_summary(capsys):
     code, out, _ = run(capsys, "train", *TINY)
     assert code == 0
@@ -131,6 +134,7 @@ def test_help_lists_every_trial_option(capsys, monkeypatch):
         assert option in out
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_recurrent_gain_sets_the_initial_spectral_radius(capsys):
     """Issue 25's acceptance, at the issue's gap and seq_len, on a tiny training set."""
     argv = ["--recurrent-gain", "1.5", "--gap", "20", "--seq-len", "30", "--epochs", "1"]

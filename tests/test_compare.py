@@ -84,6 +84,7 @@ def test_paired_interval_is_a_t_interval_truncated_to_the_range():
         max_size=6,
     )
 )
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_every_compare_interval_lies_inside_its_range(seeds):
     rows = []
     for seed, (solved_a, acc_a, solved_b, acc_b) in enumerate(seeds):

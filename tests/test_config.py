@@ -161,3 +161,9 @@ def test_eval_every_defaults_to_an_eighth_of_the_training_set():
     assert TrialConfig(train_size=100, eval_every=7).eval_every == 7  # given: kept
     with pytest.raises(ConfigError, match=r"^eval_every: 0 is not allowed"):
         TrialConfig.parse({"eval_every": 0})
+
+
+def test_an_unclipped_trial_is_one_config_whatever_clip_mode_says():
+    off = [TrialConfig(clip_mode=mode) for mode in ("global_norm", "per_variable", "value")]
+    assert {cfg.clip_mode for cfg in off} == {"global_norm"} and len(set(off)) == 1
+    assert TrialConfig(clip_norm=1.0, clip_mode="value").clip_mode == "value"

@@ -52,6 +52,7 @@ def _weights_and_metrics(result):
     return [{k: v for k, v in vars(e).items() if k != "time_s"} for e in result.epochs]
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_a_clip_norm_never_reached_changes_nothing_and_one_reached_does(tiny):
     free = run_trial(TrialConfig(**tiny))
     assert max(e.grad_norm_max for e in free.epochs) < 1e4

@@ -19,6 +19,7 @@ def _metrics(result):
     return summary, epochs
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_same_config_same_metrics(tiny):
     a = run_trial(TrialConfig(**tiny))
     b = run_trial(TrialConfig(**tiny))
@@ -67,6 +68,7 @@ def test_huge_learning_rate_diverges_without_raising(tiny):
     json.dumps(strict_json(result.to_dict()), allow_nan=False)
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_planted_nan_diverges_and_serialises(tiny, tmp_path):
     cfg = TrialConfig(**{**tiny, "max_epochs": 4})
     states = []
@@ -79,6 +81,7 @@ def test_planted_nan_diverges_and_serialises(tiny, tmp_path):
     assert json.loads(text)["epochs"][-1]["train_loss"] is None
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_clip_fraction_counts_clipped_steps(tiny):
     clipped = run_trial(TrialConfig(**{**tiny, "clip_norm": 1e-6}))
     free = run_trial(TrialConfig(**tiny))
@@ -88,6 +91,7 @@ def test_clip_fraction_counts_clipped_steps(tiny):
     assert clipped.epochs[0].grad_norm_max > 1e-3
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_epoch_metrics_are_complete(tiny):
     result = run_trial(TrialConfig(**tiny))
     epoch = result.epochs[-1]
@@ -113,6 +117,7 @@ def test_diagnostics_off_skips_the_probe(tiny):
     assert result.epochs[-1].grad_norm_mean > 0  # step norms are always measured
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_resume_from_saved_state_matches_uninterrupted_run(tiny, tmp_path):
     cfg = TrialConfig(**{**tiny, "max_epochs": 4})
     saved = {}
@@ -134,6 +139,7 @@ def test_resume_from_saved_state_matches_uninterrupted_run(tiny, tmp_path):
     assert _metrics(resumed) == _metrics(full)
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_state_is_handed_out_every_checkpoint_every_epochs(tiny):
     cfg = TrialConfig(**{**tiny, "max_epochs": 5, "checkpoint_every": 2})
     seen = []
@@ -156,6 +162,7 @@ def test_second_thread_count_in_one_process_is_refused():
         pin_threads(current + 3)
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_solved_and_samples_to_solve_follow_the_first_epoch_over_the_threshold(tiny):
     base = {**tiny, "max_epochs": 6, "lr": 0.01, "solve_threshold": 1.0}  # checks at epoch ends
     free = run_trial(TrialConfig(**base))
@@ -173,6 +180,7 @@ def test_solved_and_samples_to_solve_follow_the_first_epoch_over_the_threshold(t
     assert missed["epochs_run"] == 1 and missed["best_val_acc"] == accs[0]
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_validation_and_test_accuracy_are_those_of_the_final_weights(tiny):
     cfg = TrialConfig(**{**tiny, "solve_threshold": 1.0})
     trainer = Trainer(cfg)
