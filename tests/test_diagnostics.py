@@ -175,6 +175,7 @@ def test_adding_probe_ratio_is_at_each_sequences_first_marker():
     assert len(measured.grad_profile) == 8
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_float64_keeps_a_signal_ratio_that_float32_flushes_to_zero():
     """SimpleRNN with Keras's random_normal recurrent init (std 0.05, so the gradient
     shrinks fast with the gap), gap 40, at init. Measured here: float32 gives a ratio of 0

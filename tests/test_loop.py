@@ -25,6 +25,7 @@ def adam_first_step(weights, grads, lr):
     ]
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_one_clipped_step_is_adam_on_gradients_scaled_to_the_clip_norm(tiny):
     # One minibatch per epoch, so one epoch is one step. A tiny clip norm makes the scaled
     # gradients smaller than Adam's epsilon, where Adam's step depends on their scale.
@@ -65,6 +66,7 @@ def test_a_clip_norm_never_reached_changes_nothing_and_one_reached_does(tiny):
     assert low.epochs[0].clip_fraction > 0
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_epoch_counts_exactly_the_steps_whose_norm_exceeded_the_clip_norm():
     cfg = TrialConfig(arch="gru", hidden=6, gap=2, seq_len=6, batch_size=8, train_size=80)
     split = tasks.generate("recall", 80, 6, np.random.default_rng(3), 2)
@@ -244,6 +246,7 @@ def _eager_epoch(cfg, weights, x, y, order):
     }, losses
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_the_epoch_metrics_equal_a_plain_eager_loop_over_the_same_minibatches():
     """train_loss, train_acc, the norms, clip_fraction and the group norms of a compiled
     epoch with a ragged last minibatch (40 = 16 + 16 + 8) against `_eager_epoch`."""
@@ -298,6 +301,7 @@ def _val_accuracy_after_each_step(cfg, weights, x, y, order, val):
     return accs
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_the_epoch_stops_at_the_step_whose_validation_check_reaches_the_threshold():
     """Validation checked after every step (eval_every = batch_size; the screen is the whole
     64-sequence validation set): the epoch stops after the first step whose accuracy,

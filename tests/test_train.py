@@ -44,6 +44,7 @@ def test_fresh_process_gives_identical_metrics(tiny):
     assert other["epochs"][-1]["grad_profile"] == in_process.epochs[-1].grad_profile
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_one_step_changes_every_weight(tiny):
     trainer = Trainer(TrialConfig(**{**tiny, "train_size": 32}))  # one batch: one step
     before = trainer.model.get_weights()
@@ -62,6 +63,7 @@ def test_rnn_solves_gap_5_within_budget():
     assert result.test_acc >= 0.97
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_huge_learning_rate_diverges_without_raising(tiny):
     result = run_trial(TrialConfig(**{**tiny, "lr": 1e38, "max_epochs": 5}))
     assert result.diverged and len(result.epochs) == 1
@@ -111,6 +113,7 @@ def test_epoch_metrics_are_complete(tiny):
     assert [e.samples_seen for e in result.epochs] == [256, 512]
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_diagnostics_off_skips_the_probe(tiny):
     result = run_trial(TrialConfig(**tiny, diagnostics=False))
     assert result.epochs[-1].grad_profile is None and result.init == {}

@@ -37,6 +37,7 @@ def written(tmp_path_factory):
     return tmp_path, name, result, saved, loaded
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_records_read_back_into_the_tables(written):
     experiment, name, result, _, _ = written
     loaded = load_results(str(experiment))
@@ -53,6 +54,7 @@ def test_records_read_back_into_the_tables(written):
     assert row["gap"] == result.config.gap and row["arch"] == result.config.arch
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_a_finished_trial_keeps_a_final_row_and_no_state(written):
     experiment, name, result, saved, _ = written
     store = TrialStore(str(experiment), name)
@@ -65,6 +67,7 @@ def test_a_finished_trial_keeps_a_final_row_and_no_state(written):
     assert json.loads(lines[-1]) == final
 
 
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_the_newest_saved_state_is_the_one_loaded(written):
     *_, loaded = written
     assert [(mine.epoch, theirs.epoch) for mine, theirs in loaded] == [(1, 1), (2, 2)]
