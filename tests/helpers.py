@@ -39,6 +39,17 @@ TINY = {
     "eval_every": 256,
 }
 
+# A small valid spec that spec tests vary.
+BASE_SPEC = """
+name: t
+task: recall
+axes:
+  arch: [rnn, lstm]
+  gap: [2, 4]
+  seq_len: gap+3
+fixed: {hidden: 8}
+"""
+
 # A frontier search's grid: two archs, six gaps, one seed; tiny trials that learn fast.
 SEARCH_SPEC = """
 name: {name}

@@ -6,18 +6,9 @@ import pytest
 
 from gradsweep.errors import ConfigError
 from gradsweep.spec import SweepSpec, describe, parse_seq_len
+from tests.helpers import BASE_SPEC
 
 SWEEPS = Path(__file__).parent.parent / "sweeps"
-
-BASE = """
-name: t
-task: recall
-axes:
-  arch: [rnn, lstm]
-  gap: [2, 4]
-  seq_len: gap+3
-fixed: {hidden: 8}
-"""
 
 
 def spec(text: str) -> SweepSpec:
@@ -25,7 +16,7 @@ def spec(text: str) -> SweepSpec:
 
 
 def test_grid_is_the_product_of_the_axes():
-    s = spec(BASE)
+    s = spec(BASE_SPEC)
     trials = s.expand().trials
     assert len(trials) == 4
     assert [(t.arch, t.gap, t.seq_len) for t in trials] == [
@@ -64,21 +55,24 @@ def test_hostile_seq_len_expressions_are_refused(expr):
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        (BASE.replace("arch:", "colour:"), "axes: .*unknown field 'colour'"),
-        (BASE.replace("[rnn, lstm]", "[]"), "axes.arch"),
-        (BASE.replace("[rnn, lstm]", "[rnn, transformer]"), "axes.arch: 'transformer'"),
-        (BASE.replace("hidden: 8", "hidden: -8"), "fixed.hidden: -8 is not allowed"),
-        (BASE.replace("hidden: 8", "hidden: eight"), "fixed.hidden: 'eight'"),
-        (BASE.replace("gap+3", "gap-3"), "axes: 4 grid point\\(s\\) have gap >= seq_len"),
-        (BASE.replace("gap+3", "gap**2"), "axes.seq_len"),
-        (BASE.replace("task: recall", "task: sum_sign"), "axes.gap: .*does not apply to sum_sign"),
-        (BASE + "extra: 1\n", "extra: unknown field"),
-        (BASE.replace("name: t", "name: ../up"), "name: '../up' is not allowed"),
-        (BASE.replace("fixed: {hidden: 8}", "fixed: {max_epochs: 3}"), "belongs in budget"),
-        (BASE.replace("fixed: {hidden: 8}", "fixed: {gap: 3}"), "fixed.gap: is also an axis"),
-        (BASE + "budget: {max_epochs: 0}\n", "budget.max_epochs: 0"),
-        (BASE.replace("[2, 4]", "[2, 2]"), r"axes.gap: 2 \(item 1\) and 2 \(item 2\) give"),
-        (BASE + "task: sum_sign\n", "task: given twice"),
+        (BASE_SPEC.replace("arch:", "colour:"), "axes: .*unknown field 'colour'"),
+        (BASE_SPEC.replace("[rnn, lstm]", "[]"), "axes.arch"),
+        (BASE_SPEC.replace("[rnn, lstm]", "[rnn, transformer]"), "axes.arch: 'transformer'"),
+        (BASE_SPEC.replace("hidden: 8", "hidden: -8"), "fixed.hidden: -8 is not allowed"),
+        (BASE_SPEC.replace("hidden: 8", "hidden: eight"), "fixed.hidden: 'eight'"),
+        (BASE_SPEC.replace("gap+3", "gap-3"), "axes: 4 grid point\\(s\\) have gap >= seq_len"),
+        (BASE_SPEC.replace("gap+3", "gap**2"), "axes.seq_len"),
+        (
+            BASE_SPEC.replace("task: recall", "task: sum_sign"),
+            "axes.gap: .*does not apply to sum_sign",
+        ),
+        (BASE_SPEC + "extra: 1\n", "extra: unknown field"),
+        (BASE_SPEC.replace("name: t", "name: ../up"), "name: '../up' is not allowed"),
+        (BASE_SPEC.replace("fixed: {hidden: 8}", "fixed: {max_epochs: 3}"), "belongs in budget"),
+        (BASE_SPEC.replace("fixed: {hidden: 8}", "fixed: {gap: 3}"), "fixed.gap: is also an axis"),
+        (BASE_SPEC + "budget: {max_epochs: 0}\n", "budget.max_epochs: 0"),
+        (BASE_SPEC.replace("[2, 4]", "[2, 2]"), r"axes.gap: 2 \(item 1\) and 2 \(item 2\) give"),
+        (BASE_SPEC + "task: sum_sign\n", "task: given twice"),
         ("- a\n- b\n", "must be a YAML mapping"),
         ("name: [unclosed\n", "not valid YAML at line"),
         ("!!python/object/apply:os.system ['true']\n", "not valid YAML"),
@@ -91,7 +85,7 @@ def test_bad_specs_are_one_line_errors(text, match):
 
 
 def test_skip_infeasible_lists_and_skips():
-    s = spec(BASE.replace("seq_len: gap+3", "seq_len: [3, 8]") + "skip_infeasible: true\n")
+    s = spec(BASE_SPEC.replace("seq_len: gap+3", "seq_len: [3, 8]") + "skip_infeasible: true\n")
     grid = s.expand()
     assert len(grid.trials) == 6  # (gap 4, seq_len 3) is infeasible for both archs
     assert grid.skipped == [{"task": "recall", "gap": 4, "seq_len": 3}] * 2

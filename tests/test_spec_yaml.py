@@ -11,6 +11,7 @@ import yaml
 from gradsweep.errors import ConfigError
 from gradsweep.spec import SweepSpec
 from gradsweep.spec_yaml import load_yaml
+from tests.helpers import BASE_SPEC
 
 SWEEPS = Path(__file__).parent.parent / "sweeps"
 
@@ -74,19 +75,8 @@ def test_shipped_specs_mean_the_same_under_yaml_1_1_and_1_2():
         assert load_yaml(path.read_text()) == yaml.safe_load(path.read_text()), path.name
 
 
-BASE = """
-name: t
-task: recall
-axes:
-  arch: [rnn, lstm]
-  gap: [2, 4]
-  seq_len: gap+3
-fixed: {hidden: 8}
-"""
-
-
 def with_fixed(text: str) -> str:
-    return BASE.replace("fixed: {hidden: 8}", f"fixed: {{hidden: 8, {text}}}")
+    return BASE_SPEC.replace("fixed: {hidden: 8}", f"fixed: {{hidden: 8, {text}}}")
 
 
 @pytest.mark.parametrize(
@@ -133,13 +123,15 @@ def test_values_yaml_1_2_reads_otherwise_are_refused_saying_what_was_read(fixed,
 
 def test_a_bool_setting_written_on_is_refused_saying_why():
     with pytest.raises(ConfigError, match=r"search\.verify: 'on' .*YAML 1\.2 reads on as text"):
-        SweepSpec.from_text(BASE + "search: {method: frontier, verify: on}\n")
+        SweepSpec.from_text(BASE_SPEC + "search: {method: frontier, verify: on}\n")
     with pytest.raises(ConfigError, match=r"skip_infeasible: 'yes' .*reads yes as text"):
-        SweepSpec.from_text(BASE + "skip_infeasible: yes\n")
+        SweepSpec.from_text(BASE_SPEC + "skip_infeasible: yes\n")
 
 
 def test_a_date_like_name_is_text():
-    assert SweepSpec.from_text(BASE.replace("name: t", "name: 2026-11-30")).name == "2026-11-30"
+    assert (
+        SweepSpec.from_text(BASE_SPEC.replace("name: t", "name: 2026-11-30")).name == "2026-11-30"
+    )
 
 
 @pytest.mark.parametrize(
@@ -175,7 +167,7 @@ def test_shared_anchors_are_read_once_each():
     data = load_yaml("\n".join(lines))
     assert data["a8"][0][0][0][0][0][0][0][0] == [1] * 10
     with pytest.raises(ConfigError, match=r"^a0: unknown field"):
-        SweepSpec.from_text(BASE + "\n".join(lines))
+        SweepSpec.from_text(BASE_SPEC + "\n".join(lines))
 
 
 def test_a_directive_for_yaml_1_2_is_accepted():
@@ -184,7 +176,7 @@ def test_a_directive_for_yaml_1_2_is_accepted():
 
 def test_strict_validation_holds_a_yaml_true_is_not_1():
     with pytest.raises(ConfigError, match=r"axes\.seed: True is not allowed"):
-        SweepSpec.from_text(BASE.replace("gap: [2, 4]", "gap: [2, 4]\n  seed: [true, 2]"))
+        SweepSpec.from_text(BASE_SPEC.replace("gap: [2, 4]", "gap: [2, 4]\n  seed: [true, 2]"))
     with pytest.raises(ConfigError, match=r"axes\.hidden: '8' is not allowed.*as 8\)"):
-        text = BASE.replace("gap: [2, 4]", "gap: [2, 4]\n  hidden: ['8']")
+        text = BASE_SPEC.replace("gap: [2, 4]", "gap: [2, 4]\n  hidden: ['8']")
         SweepSpec.from_text(text.replace("fixed: {hidden: 8}", ""))
