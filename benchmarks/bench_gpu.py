@@ -22,11 +22,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-from benchmarks.common import THREADS, Row, median, timed
+from benchmarks.common import THREADS, Poller, Row, median, timed
 
 NO_GPU = "gpu: no GPU visible to TensorFlow on this machine; nothing measured"
 SHARES = (1, 2, 4, 8)  # trials per GPU
@@ -78,30 +77,24 @@ def gpu_numbers() -> list[Row]:
     return rows + [_gpu_against_cpu(arch) for arch in ("lstm", "gru")] + _peak_memory()
 
 
-class GpuProcesses:
+class GpuProcesses(Poller):
     """Polls `nvidia-smi` for the processes on the GPUs; keeps the most seen at once."""
 
+    interval = 0.5
+
     def __init__(self):
+        super().__init__()
         self.most, self.memory_mib = 0, 0.0
         self.available = shutil.which("nvidia-smi") is not None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
 
-    def _poll(self) -> None:
+    def sample(self) -> None:
+        if not self.available:
+            return
         query = ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader"]
-        while self.available and not self._stop.wait(0.5):
-            out = subprocess.run(query, capture_output=True, text=True).stdout
-            used = [line.split(",")[1].split()[0] for line in out.splitlines() if "," in line]
-            self.most = max(self.most, len(used))
-            self.memory_mib = max(self.memory_mib, sum(float(u) for u in used if u.isdigit()))
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
+        out = subprocess.run(query, capture_output=True, text=True).stdout
+        used = [line.split(",")[1].split()[0] for line in out.splitlines() if "," in line]
+        self.most = max(self.most, len(used))
+        self.memory_mib = max(self.memory_mib, sum(float(u) for u in used if u.isdigit()))
 
 
 def _trials_per_hour(share: int, gpus: float = 1.0) -> Row:

@@ -13,13 +13,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import psutil
 
-from benchmarks.common import Row
+from benchmarks.common import Poller, Row
 from gradsweep import SweepSpec, run_trial
 from gradsweep.results import load_results
 
@@ -38,32 +37,22 @@ budget: {max_epochs: 5, solve_threshold: 1.0}
 """
 
 
-class PeakMemory:
+class PeakMemory(Poller):
     """Polls the RSS of a process tree and keeps the peak of the root and of each child."""
 
     def __init__(self, pid: int):
+        super().__init__()
         self.pid, self.driver, self.worker = pid, 0, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
 
-    def _poll(self) -> None:
-        while not self._stop.wait(0.2):
-            try:
-                root = psutil.Process(self.pid)
-                self.driver = max(self.driver, root.memory_info().rss)
-                for child in root.children(recursive=True):
-                    if child.name().startswith("ray::"):
-                        self.worker = max(self.worker, child.memory_info().rss)
-            except psutil.Error:
-                continue
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
+    def sample(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+            self.driver = max(self.driver, root.memory_info().rss)
+            for child in root.children(recursive=True):
+                if child.name().startswith("ray::"):
+                    self.worker = max(self.worker, child.memory_info().rss)
+        except psutil.Error:
+            pass
 
 
 def _startup_costs() -> dict[str, float]:

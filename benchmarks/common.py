@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -46,3 +47,29 @@ def ratio_stats(ours: list[float], baseline: list[float], higher_is_better: bool
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+class Poller:
+    """Calls `sample()` every `interval` seconds on a thread while in a `with` block
+    (the peak memory and GPU process samplers of the benchmarks)."""
+
+    interval = 0.2
+
+    def __init__(self):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def sample(self) -> None:
+        raise NotImplementedError
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -195,9 +195,10 @@ def _gradient_sentences(done: pd.DataFrame, x: str) -> list[str]:
     out = (_ratio_by_outcome(done) + _ratio_slopes(done, x)) if x == "gap" else []
     if done["grad_norm_max"].notna().any():
         peak = done.loc[done["grad_norm_max"].idxmax()]
+        model = group_label({c: peak[c] for c in analysis.frontier_groups(done)})
         out.append(
             f"The largest pre-clip gradient norm in any step was "
-            f"{format_number(peak['grad_norm_max'])} ({model_label(peak['arch'], None)}, "
+            f"{format_number(peak['grad_norm_max'])} ({model}, "
             f"{x} {format_value(x, peak[x])}, seed {peak['seed']}); the median trial's "
             f"largest was {format_number(done['grad_norm_max'].median())}."
         )

@@ -100,10 +100,12 @@ def test_the_initial_ratio_is_fitted_against_gap_per_init_setting(default):
 
 
 def test_the_largest_gradient_norm_is_cited_with_the_median(default):
-    # grad_norm_max = 2 + gap: largest 42 (first at rnn, gap 40, seed 0); the median of
+    # grad_norm_max = 2 + gap: largest 42 (first at rnn unclipped, gap 40, seed 0), named by
+    # its model as the frontier groups it (arch and the swept clip); the median of
     # 7, 12, 22 and 42, 18 times each, is (12 + 22) / 2
     assert (
-        "The largest pre-clip gradient norm in any step was 42 (SimpleRNN, gap 40, seed 0); "
+        "The largest pre-clip gradient norm in any step was 42 (SimpleRNN · clip off, gap 40, "
+        "seed 0); "
         "the median trial's largest was 17." in default
     )
 
