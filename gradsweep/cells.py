@@ -220,8 +220,9 @@ class IndRNNCell(keras.layers.Layer):
     As the authors' adding code (adding/adding.py): |u| clipped to `indrnn_bound` (here a
     Keras constraint, applied after every optimizer step; they clip before each step); W
     normal with std 0.001; b = 0; relu u starts U[0, 2^(1/T)] (their first layer's range;
-    their second, output layer starts U[2^(-1/T), 2^(1/T)]: gradsweep's one layer is both,
-    and neither range solved recall at gap 5 here), tanh u starts U[-bound, bound].
+    their second, output layer starts U[2^(-1/T), 2^(1/T)]: gradsweep's one layer is both;
+    neither range, nor their two-layer stack, solved recall at gap 5 here: README
+    "Remedies"), tanh u starts U[-bound, bound].
     """
 
     def __init__(self, units: int, dependency: int, activation: str = "relu", **kwargs):
