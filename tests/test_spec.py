@@ -105,6 +105,7 @@ def test_missing_file_is_a_config_error(tmp_path):
     ("name", "trials"),
     [
         ("smoke", 6),
+        ("demo", 40),
         ("notebook_recall", 18),
         ("notebook_sum_sign", 18),
         ("gap_scan", 216),
