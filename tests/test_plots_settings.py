@@ -46,6 +46,16 @@ def test_plotted_points_are_geometric_means_over_seeds(gain_sweep):
             np.testing.assert_allclose(line.get_ydata(), want.to_numpy(), rtol=1e-12)
 
 
+def test_a_setting_that_only_follows_the_model_draws_no_curve(gain_sweep):
+    # each arch with its own lr: no model has two lr values to draw a line through
+    trials = gain_sweep.copy()
+    trials.loc[trials.index[: len(trials) // 2], "arch"] = "lstm"
+    trials["lr"] = pd.array(
+        [0.01 if a == "lstm" else 0.001 for a in trials["arch"]], dtype="Float64"
+    )
+    assert settings.numeric_settings(trials) == ["recurrent_gain"]
+
+
 def test_caption_names_both_panels():
     text = settings.caption("lr")
     assert "first epoch" in text and "at init" in text and "against lr" in text

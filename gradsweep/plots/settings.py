@@ -27,13 +27,18 @@ _STYLES = ("-", "--", ":", "-.")
 def numeric_settings(trials: pd.DataFrame) -> list[str]:
     """The swept settings a curve can run along: numeric config columns with a value in
     every trial (so not clipping with an `off`), other than the dependency axis, the seed
-    and a seq_len that follows from gap (`analysis.frontier_groups` leaves those out)."""
+    and a seq_len that follows from gap (`analysis.frontier_groups` leaves those out), that
+    take two or more values within some model of the other settings (an lr that only
+    follows the architecture draws no curve)."""
+    group = frontier_groups(trials)
     out = []
-    for column in frontier_groups(trials):
+    for column in group:
         values = trials[column]
         if column == "arch" or is_bool_dtype(values) or not is_numeric_dtype(values):
             continue
-        if values.notna().all() and values.nunique() > 1:
+        others = [c for c in group if c != column]
+        within = trials.groupby(others, dropna=False)[column].nunique()
+        if values.notna().all() and within.max() > 1:
             out.append(column)
     return out
 
