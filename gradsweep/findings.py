@@ -124,15 +124,20 @@ def _frontier_of(row: pd.Series) -> int:
 def reference_model(table: pd.DataFrame, group: list[str]) -> tuple[pd.Series, str] | None:
     """The row of `analysis.frontier`'s `table` that the others are measured against, and
     why: the model whose settings are all `TrialConfig`'s defaults (the plain model a
-    newcomer gets), else the one with the shortest frontier; None with fewer than two."""
+    newcomer gets), else the one with the shortest frontier (of those tied, the one with
+    the most settings at their defaults: clipping off before on); None with fewer than two."""
     if len(table) < 2:
         return None
     defaults = {c: TrialConfig.model_fields[c].default for c in group}
     plain = analysis.select(table, defaults)
     if not plain.empty:
         return plain.iloc[0], "the default model"
-    fronts = table.apply(_frontier_of, axis=1)
-    return table.loc[fronts.idxmin()], "the shortest frontier"
+    at_default = sum(analysis.equals(table[c], v).astype(int) for c, v in defaults.items())
+    order = pd.DataFrame(
+        {"front": table.apply(_frontier_of, axis=1).to_numpy(), "plain": -at_default}
+    )
+    first = order.sort_values(["front", "plain"], kind="stable").index[0]
+    return table.iloc[first], "the shortest frontier"
 
 
 def _ratio_at(done: pd.DataFrame, key: dict, x: str, level) -> float:

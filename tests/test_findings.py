@@ -212,6 +212,20 @@ def test_without_the_default_model_the_shortest_frontier_is_the_reference():
     )
 
 
+def test_of_tied_shortest_frontiers_the_one_with_default_settings_is_the_reference():
+    # No default model (no rnn); GRU clipped (listed first) and not, LSTM clipped: all tie
+    # at gap 20, and clipping off, the default, makes GRU · clip off the reference.
+    tables = trial_tables(
+        archs=("gru", "lstm"), clips=(1.0, None), frontier={"lstm": 20, "gru": 20}
+    )
+    trials = tables[0]
+    trials = trials[~((trials["arch"] == "lstm") & trials["clip_norm"].isna())]
+    lead = [s for s in findings.of_trials(trials) if s.startswith(("Beyond", "No model"))]
+    assert lead == [
+        "No model learned beyond GRU · clip off's frontier (gap 20; the shortest frontier)."
+    ]
+
+
 def test_no_model_beyond_the_reference_is_said():
     trials = trial_tables(clips=(None,), frontier={"rnn": 40, "lstm": 20, "gru": 10})[0]
     assert (
