@@ -66,13 +66,21 @@ def for_report(
     axis: str | None = None,
 ) -> list[Planned]:
     """The report's figures in order, from the finished trials, their epochs and profiles
-    (`tables`) and the axis importance (`ranked`): a heatmap of every metric the metrics
-    table gives a report section (when measured), the gradient through time, learning
+    (`tables`) and the axis importance (`ranked`): the gradient through time, a heatmap of
+    every metric the metrics table gives a report section (when measured), learning
     curves, the frontier and importance; per swept numeric setting (`numeric_settings`:
     recurrent_gain, lr ...) the first-epoch gradient norm and initial signal ratio against
     it; with a compared `axis`, its curves too."""
     done, epochs, profiles = tables
-    planned: list[Planned] = [
+    # First the gradient through time: the figure behind the findings' "why".
+    planned = [
+        Planned("gradient_through_time", "Gradient through time, before training",
+                partial(gradient_through_time, profiles, done, epoch=0),
+                "Mean |dL/dx_t| before any training, by steps back from the last input: a "
+                "model learns a dependency only once this gradient reaches the input it "
+                "depends on (marked when that is one position, as the recalled bit)."),
+    ]  # fmt: skip
+    planned += [
         Planned(name, title, partial(heatmap, done, name))
         for name, title in REPORT_HEATMAPS
         if name in done and done[name].notna().any()
@@ -84,8 +92,6 @@ def for_report(
         for setting in numeric_settings(done)
     ]  # fmt: skip
     planned += [
-        Planned("gradient_through_time", "Gradient through time, before training",
-                partial(gradient_through_time, profiles, done, epoch=0)),
         Planned("learning_curves", "Learning curves", partial(learning_curves, epochs, done)),
         Planned("frontier", "Trainability frontier", partial(frontier, done)),
         Planned("importance", "Which axes matter", partial(importance, ranked)),
