@@ -89,9 +89,10 @@ def _epoch_table(title: str) -> Table:
 
 def train(as_json: bool = False, **options: Any) -> None:
     """Train one monitored trial in this process (no Ray) and print what it measured."""
-    # Left out when not given, so the config's and the task's own defaults apply.
+    # Left out when not given, so the config's and the task's own defaults apply; `off`
+    # given is an explicit null.
     given = {k: v.value if isinstance(v, StrEnum) else v for k, v in options.items()}
-    cfg = _parse_options({k: v for k, v in given.items() if v is not None})
+    cfg = _parse_options({k: None if v is OFF else v for k, v in given.items() if v is not None})
     _quiet_tensorflow()
     from gradsweep.train import run_trial
 
@@ -118,12 +119,40 @@ def train(as_json: bool = False, **options: Any) -> None:
     _print_summary(result.summary())
 
 
+# What `train` reads as a spec's null for a field whose null means off (`Role.off`):
+# `--clip-norm off`, as the help says. Any case.
+OFF_WORDS = ("off", "none")
+OFF = object()  # an option given as off: an explicit null, unlike an option left out
+
+
+def _number_or_off(number: type) -> Any:
+    """A parser for an option whose null means off: a number of type `number`, or an OFF_WORDS word
+    (OFF); else one line naming the value and what is allowed (exit 2, via click)."""
+
+    def parse(text: str) -> Any:
+        if isinstance(text, str) and text.strip().lower() in OFF_WORDS:
+            return OFF
+        try:
+            return number(text)
+        except (TypeError, ValueError):
+            kind = "an integer" if number is int else "a number"
+            raise typer.BadParameter(f"{text!r}: expected {kind}, or off / none") from None
+
+    return parse
+
+
 def _option(name: str) -> inspect.Parameter:
     """`train`'s option for TrialConfig field `name`, from the field's type, description and
-    role: choices for a Literal, a --x/--no-x flag for a bool, the default shown unless the
-    task decides it (then None: left to the config)."""
+    role: choices for a Literal, a --x/--no-x flag for a bool, a number or `off`/`none`
+    where the field's null means off, the default shown unless the task decides it (then
+    None: left to the config)."""
     field = TrialConfig.model_fields[name]
     kind, default = field.annotation, field.default
+    off = config_module.ROLES[name].off
+    parser = metavar = None
+    if off is not None:  # a number or None: `off` given is the null
+        number = next(t for t in get_args(kind) if t is not type(None))
+        parser, metavar = _number_or_off(number), f"<{number.__name__}|off>"
     if get_origin(kind) is Literal:
         kind = _choices(name.title().replace("_", ""), kind)
         default = kind(default)
@@ -138,7 +167,9 @@ def _option(name: str) -> inspect.Parameter:
     flag = config_module.option_name(name)
     if kind is bool:
         flag += "/--no-" + flag.removeprefix("--")
-    option = typer.Option(flag, help=help_text)
+    if parser is not None:
+        help_text += f" off or none (any case) = absent ({off})."
+    option = typer.Option(flag, help=help_text, parser=parser, metavar=metavar)
     return inspect.Parameter(
         name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[kind, option], default=default
     )

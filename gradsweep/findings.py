@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from gradsweep import analysis, intervals
-from gradsweep.config import INIT_FIELDS, format_value, group_label, model_label
+from gradsweep.config import INIT_FIELDS, TrialConfig, format_value, group_label, model_label
 from gradsweep.metrics import format_number
 
 
@@ -93,9 +93,11 @@ def _frontier_sentence(done: pd.DataFrame, row: pd.Series, name: str, x: str) ->
 
 
 def _frontier_sentences(done: pd.DataFrame, x: str) -> list[str]:
+    """Who learned how far first (the ranking, and who went beyond the reference model),
+    then each model's frontier with its evidence."""
     table = analysis.frontier(done)
     group = analysis.frontier_groups(done)
-    out, ranked = [], []
+    lead, out, ranked = [], [], []
     for _, row in table.iterrows():
         name = group_label({c: row[c] for c in group})
         if not row["monotone"]:
@@ -108,10 +110,76 @@ def _frontier_sentences(done: pd.DataFrame, x: str) -> list[str]:
     if len(ranked) > 1:
         ranked.sort(key=lambda item: item[1], reverse=True)
         order = ", ".join(f"{n} {f if f >= 0 else 'none'}" for n, f in ranked)
-        out.append(
+        lead.append(
             f"Frontier by model (largest {x} below the first that most seeds failed): {order}."
         )
-    return out
+        lead += _beyond_reference(done, table, x)
+    return lead + out
+
+
+def _frontier_of(row: pd.Series) -> int:
+    return -1 if pd.isna(row["frontier"]) else int(row["frontier"])
+
+
+def reference_model(table: pd.DataFrame, group: list[str]) -> tuple[pd.Series, str] | None:
+    """The row of `analysis.frontier`'s `table` that the others are measured against, and
+    why: the model whose settings are all `TrialConfig`'s defaults (the plain model a
+    newcomer gets), else the one with the shortest frontier (of those tied, the one with
+    the most settings at their defaults: clipping off before on); None with fewer than two."""
+    if len(table) < 2:
+        return None
+    defaults = {c: TrialConfig.model_fields[c].default for c in group}
+    plain = analysis.select(table, defaults)
+    if not plain.empty:
+        return plain.iloc[0], "the default model"
+    at_default = sum(analysis.equals(table[c], v).astype(int) for c, v in defaults.items())
+    order = pd.DataFrame(
+        {"front": table.apply(_frontier_of, axis=1).to_numpy(), "plain": -at_default}
+    )
+    first = order.sort_values(["front", "plain"], kind="stable").index[0]
+    return table.iloc[first], "the shortest frontier"
+
+
+def _ratio_at(done: pd.DataFrame, key: dict, x: str, level) -> float:
+    """A model's initial signal-to-last ratio at `level`: geometric mean over its seeds."""
+    at = analysis.select(done, {**key, x: level})
+    return intervals.geometric_mean(at["signal_grad_ratio_init"].astype("float64").to_numpy())
+
+
+def _beyond_reference(done: pd.DataFrame, table: pd.DataFrame, x: str) -> list[str]:
+    """Which models learned beyond the reference model's frontier (`reference_model`), how
+    far, and why as far as the gradient at init tells: each one's initial signal-to-last
+    gradient ratio at the first level the reference failed, against the reference's."""
+    group = analysis.frontier_groups(done)
+    found = reference_model(table, group)
+    if found is None:
+        return []
+    ref, why = found
+    ref_name, ref_front = group_label({c: ref[c] for c in group}), _frontier_of(ref)
+    shown = f"{x} {ref_front}" if ref_front >= 0 else f"none: it solved no {x}"
+    head = f"{ref_name}'s frontier ({shown}; {why})"
+    beyond = [r for _, r in table.iterrows() if _frontier_of(r) > ref_front]
+    if not beyond:
+        return [f"No model learned beyond {head}."]
+    beyond.sort(key=_frontier_of, reverse=True)
+    names = [group_label({c: r[c] for c in group}) for r in beyond]
+    text = f"Beyond {head}: " + ", ".join(
+        f"{n} learned up to {x} {_frontier_of(r)}" for n, r in zip(names, beyond, strict=True)
+    )
+    if pd.isna(ref["above"]) or "signal_grad_ratio_init" not in done:
+        return [text + "."]
+    level = ref["above"]
+    ratios = [
+        f"{format_number(_ratio_at(done, {c: r[c] for c in group}, x, level))} for {n}"
+        for n, r in zip(names, beyond, strict=True)
+    ]
+    reference = _ratio_at(done, {c: ref[c] for c in group}, x, level)
+    return [
+        f"{text}. At {x} {format_value(x, level)}, where {ref_name} failed, the gradient "
+        f"reaching the signal before training, as a share of that at the last input "
+        f"(geometric mean over seeds), was {', '.join(ratios)}, against "
+        f"{format_number(reference)} for {ref_name}."
+    ]
 
 
 def _against_baseline(trials: pd.DataFrame, level, x: str) -> str:

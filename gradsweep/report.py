@@ -119,22 +119,22 @@ def write_report(
         said += ([why] if why else []) + comparison.findings
     report = Report(str(out), said, pd.DataFrame(), comparison=comparison)
     report.written = _written_line(trials, results.expected_trials)
-    titles: list[tuple[str, str]] = []
+    drawn: list[plots.Planned] = []
     if not done.empty:
         report.frontier = analysis.frontier(done)
         ranked = analysis.axis_importance(done)
         report.findings += findings.of_importance(ranked)
         tables = (done, results.epochs, results.profiles)
-        for stem, title, draw in plots.for_report(tables, ranked, axis):
-            report.figures[stem] = plots.save(draw(), str(out / stem))
-            titles.append((title, stem))
-    sections = _sections(results, report, titles)
+        for planned in plots.for_report(tables, ranked, axis):
+            report.figures[planned.stem] = plots.save(planned.draw(), str(out / planned.stem))
+            drawn.append(planned)
+    sections = _sections(results, report, drawn)
     _write_text(out / "report.md", _markdown(results, report, sections))
     _write_text(out / "report.html", _html(results, report, sections))
     return report
 
 
-def _sections(results: ResultSet, report: Report, figures: list[tuple[str, str]]) -> list:
+def _sections(results: ResultSet, report: Report, figures: list[plots.Planned]) -> list:
     """The report's sections in order; both renderings draw this one list."""
     sections = [
         Section("Grid", items=_grid_lines(results)),
@@ -157,7 +157,7 @@ def _sections(results: ResultSet, report: Report, figures: list[tuple[str, str]]
                 empty="(nothing to compare yet)",
             )
         )
-    return sections + [Section(title, figure=stem) for title, stem in figures]
+    return sections + [Section(f.title, text=f.caption, figure=f.stem) for f in figures]
 
 
 def _written_line(trials: pd.DataFrame, expected: int | None) -> str:

@@ -49,6 +49,8 @@ def run(capsys, *argv):
         (["--lr", "-0.1"], "--lr"),
         (["--lr", "nan"], "--lr"),
         (["--clip-norm", "0"], "--clip-norm"),
+        (["--clip-norm", "abc"], "--clip-norm"),
+        (["--chrono-t-max", "1.5"], "--chrono-t-max"),
         (["--epochs", "0"], "--epochs"),
         (["--solve-threshold", "1.5"], "--solve-threshold"),
         (["--batch-size", "-4"], "--batch-size"),
@@ -104,6 +106,17 @@ def test_train_json_is_strict_and_complete(capsys):
         "spectral_radius",
     ):
         assert key in epoch
+
+
+@pytest.mark.slow  # trains: kept out of the unit tier's minute
+@pytest.mark.parametrize("word", ["off", "None"])
+def test_train_reads_off_as_a_null_option(capsys, word):
+    """`--clip-norm off` (the help's "absent = off") trains unclipped, as a spec's null."""
+    code, out, err = run(capsys, "train", "--json", *TINY, "--clip-norm", word)
+    assert code == 0, err
+    obj = json.loads(out)
+    assert obj["config"]["clip_norm"] is None
+    assert obj["clip_fraction"] == 0
 
 
 @pytest.mark.slow  # trains: kept out of the unit tier's minute

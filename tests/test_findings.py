@@ -182,3 +182,53 @@ def test_no_difference_is_said_with_the_number_of_seeds():
         "SimpleRNN: clip_norm 1.0 against off: the same frontier (gap 10); no detectable "
         "difference in the solved rate at any gap at 3 seeds."
     )
+
+
+def test_models_beyond_the_default_models_frontier_lead_with_their_initial_ratio():
+    # Frontiers: rnn 10 (the default model: every swept setting at TrialConfig's default),
+    # lstm 40, gru 20. At gap 20, where rnn fails, the initial ratio is 10^(-20/10) = 0.01
+    # for rnn and 10^(-20/40) = 0.316 for gru; lstm's seeds are set to 0.1, 1 and 10 there,
+    # whose geometric mean is 1.
+    trials = trial_tables(clips=(None,))[0]
+    lstm_20 = (trials["arch"] == "lstm") & (trials["gap"] == 20)
+    trials.loc[lstm_20, "signal_grad_ratio_init"] = [0.1, 1.0, 10.0]
+    sentences = findings.of_trials(trials)
+    assert sentences[2] == (
+        "Beyond SimpleRNN's frontier (gap 10; the default model): LSTM learned up to gap 40, "
+        "GRU learned up to gap 20. At gap 20, where SimpleRNN failed, the gradient reaching "
+        "the signal before training, as a share of that at the last input (geometric mean "
+        "over seeds), was 1 for LSTM, 0.316 for GRU, against 0.01 for SimpleRNN."
+    )
+
+
+def test_without_the_default_model_the_shortest_frontier_is_the_reference():
+    # gru (20) is the shortest of lstm 40 and gru 20; both at gap 40: 10^(-40/40) = 0.1
+    trials = trial_tables(archs=("lstm", "gru"), clips=(None,))[0]
+    assert (
+        "Beyond GRU's frontier (gap 20; the shortest frontier): LSTM learned up to gap 40. "
+        "At gap 40, where GRU failed, the gradient reaching the signal before training, as a "
+        "share of that at the last input (geometric mean over seeds), was 0.1 for LSTM, "
+        "against 0.1 for GRU." in findings.of_trials(trials)
+    )
+
+
+def test_of_tied_shortest_frontiers_the_one_with_default_settings_is_the_reference():
+    # No default model (no rnn); GRU clipped (listed first) and not, LSTM clipped: all tie
+    # at gap 20, and clipping off, the default, makes GRU · clip off the reference.
+    tables = trial_tables(
+        archs=("gru", "lstm"), clips=(1.0, None), frontier={"lstm": 20, "gru": 20}
+    )
+    trials = tables[0]
+    trials = trials[~((trials["arch"] == "lstm") & trials["clip_norm"].isna())]
+    lead = [s for s in findings.of_trials(trials) if s.startswith(("Beyond", "No model"))]
+    assert lead == [
+        "No model learned beyond GRU · clip off's frontier (gap 20; the shortest frontier)."
+    ]
+
+
+def test_no_model_beyond_the_reference_is_said():
+    trials = trial_tables(clips=(None,), frontier={"rnn": 40, "lstm": 20, "gru": 10})[0]
+    assert (
+        "No model learned beyond SimpleRNN's frontier (gap 40; the default model)."
+        in findings.of_trials(trials)
+    )

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from gradsweep.config import TrialConfig
 from gradsweep.errors import ConfigError
-from gradsweep.spec import SweepSpec, describe, parse_seq_len
+from gradsweep.spec import SweepSpec, describe, estimate_seconds, parse_seq_len
 from tests.helpers import BASE_SPEC
 
 SWEEPS = Path(__file__).parent.parent / "sweeps"
@@ -105,6 +106,7 @@ def test_missing_file_is_a_config_error(tmp_path):
     ("name", "trials"),
     [
         ("smoke", 6),
+        ("demo", 40),
         ("notebook_recall", 18),
         ("notebook_sum_sign", 18),
         ("gap_scan", 216),
@@ -348,3 +350,11 @@ def test_a_frontier_over_another_numeric_axis_is_planned():
 def test_the_default_frontier_axis_is_the_tasks_dependency_axis(task, axes, expected):
     text = f"name: x\ntask: {task}\naxes:\n  {axes}\n  seed: [0, 1]\nsearch: {{method: frontier}}\n"
     assert SweepSpec.from_text(text).frontier_plan().axis == expected
+
+
+def test_a_tiny_trials_estimate_covers_its_measured_fixed_cost():
+    # measured 2026-11-30 (spec.TRIAL_OVERHEAD_S): one epoch of 1,024 sequences of 8 steps
+    # took 3.0 s (rnn) and 4.5 s (exprnn), almost all of it tracing and set-up
+    for arch, measured in (("rnn", 3.0), ("exprnn", 4.5)):
+        cfg = TrialConfig(arch=arch, gap=4, seq_len=8, hidden=32, train_size=1024, max_epochs=1)
+        assert estimate_seconds(cfg) >= measured
