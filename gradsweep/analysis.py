@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from gradsweep import tasks
-from gradsweep.config import RANKABLE_FIELDS, TABLE_FIELDS
+from gradsweep.archs import ARCHS
+from gradsweep.config import RANKABLE_FIELDS, TABLE_FIELDS, TrialConfig
 from gradsweep.frontier_search import default_majority
 from gradsweep.intervals import geometric_mean, interval, interval_method, wilson_interval
 from gradsweep.records import Summary
@@ -180,13 +181,29 @@ def aggregate(
 
 def frontier_groups(trials: pd.DataFrame) -> list[str]:
     """The columns that make a model for the frontier: every swept config column except
-    the dependency axis, the seed, and seq_len where it follows from gap (seq_len: gap+K)."""
+    the dependency axis, the seed, seq_len where it follows from gap (seq_len: gap+K), and
+    a column where every row holds its arch's own value (expRNN's modrelu beside the
+    SimpleRNN's tanh: the arch says it, so labels do not repeat it)."""
     x = dependency_axis(trials)
     skip = {x, "seed", "status", "trial_id"}
     if x == "gap" and "seq_len" not in facets(trials):
         skip.add("seq_len")
-    swept_columns = [c for c in TABLE_FIELDS if c not in skip | {"arch"} and swept(trials, c)]
+    swept_columns = [
+        c
+        for c in TABLE_FIELDS
+        if c not in skip | {"arch"} and swept(trials, c) and not _follows_arch(trials, c)
+    ]
     return ["arch", *swept_columns]
+
+
+def _follows_arch(trials: pd.DataFrame, column: str) -> bool:
+    """Whether every row of `column` holds what its arch fills in when a config leaves the
+    field out (`ArchInfo.defaults`, else the field's default); only for such fields."""
+    if "arch" not in trials or not any(column in a.defaults for a in ARCHS.values()):
+        return False
+    default = TrialConfig.model_fields[column].default
+    own = trials["arch"].map(lambda arch: ARCHS[arch].defaults.get(column, default))
+    return bool((trials[column] == own).all())
 
 
 def majority_of(seeds: int) -> int:

@@ -237,3 +237,14 @@ def test_select_matches_na_to_na():
     unclipped = analysis.select(trials, {"arch": "gru", "clip_norm": pd.NA})
     assert len(unclipped) == 1 and pd.isna(unclipped["clip_norm"].iloc[0])
     assert len(analysis.select(trials, {"clip_norm": 1.0})) == 2
+
+
+def test_a_column_each_arch_fills_in_itself_does_not_split_or_label_the_models():
+    rnn = outcomes({5: [True, True]}).assign(activation="tanh", recurrent_init="orthogonal")
+    exp = outcomes({5: [True, True]}, arch="exprnn")
+    exp = exp.assign(activation="modrelu", recurrent_init="henaff")
+    irnn = outcomes({5: [True, False]}).assign(activation="relu", recurrent_init="identity")
+    assert analysis.frontier_groups(pd.concat([rnn, exp], ignore_index=True)) == ["arch"]
+    # An IRNN beside the SimpleRNN: the same arch, two activations, so the column is kept.
+    mixed = pd.concat([rnn, exp, irnn], ignore_index=True)
+    assert analysis.frontier_groups(mixed) == ["arch", "activation", "recurrent_init"]
