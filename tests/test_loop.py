@@ -1,5 +1,6 @@
 """The compiled step and epoch: clipping, per-step norms and their counts, checked here."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -7,7 +8,7 @@ import tensorflow as tf
 from gradsweep import TrialConfig, run_trial, tasks
 from gradsweep.clipping import Clipping
 from gradsweep.config import VARIABLE_GROUPS
-from gradsweep.loop import Trainer, train_epoch
+from gradsweep.loop import Trainer, apply_update, train_epoch
 from gradsweep.models import build_model, objective, variable_groups
 from tests.helpers import bce
 
@@ -337,3 +338,31 @@ def test_two_parts_of_an_epoch_add_up_and_a_nan_norm_is_kept():
     np.testing.assert_array_equal(both.group_norms.numpy(), [2.0, 4.0, 6.0, 8.0])
     assert np.isnan(float(add_sums(part(np.nan), part(5.0)).norm_max))
     assert np.isnan(float(add_sums(part(5.0), part(np.nan)).norm_max))
+
+
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        lambda: keras.optimizers.Adam(learning_rate=0.05),
+        lambda: keras.optimizers.SGD(learning_rate=0.05, momentum=0.9),
+        lambda: keras.optimizers.RMSprop(learning_rate=0.05, momentum=0.5),
+    ],
+    ids=["adam", "sgd", "rmsprop"],
+)
+def test_a_compiled_apply_update_steps_as_keras_eager_apply_does(optimizer):
+    """Five steps of `apply_update` inside a tf.function (cross-replica, no all-reduce)
+    against the same optimizer's `apply` called eagerly (Keras's own path, all-reduce
+    included), from the same start on the same gradients."""
+    rng = np.random.default_rng(0)
+    start = [rng.normal(size=(3, 2)), rng.normal(size=(2,))]
+    grads = [[rng.normal(size=w.shape) for w in start] for _ in range(5)]
+    ours = [tf.Variable(w, dtype=tf.float64) for w in start]
+    keras_vars = [tf.Variable(w, dtype=tf.float64) for w in start]
+    ours_opt, keras_opt = optimizer(), optimizer()
+    step = tf.function(lambda g: apply_update(ours_opt, g, ours))
+    for g in grads:
+        step([tf.constant(a) for a in g])
+        keras_opt.apply([tf.constant(a) for a in g], keras_vars)
+    for a, b in zip(ours, keras_vars, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
+    assert not np.allclose(ours[0].numpy(), start[0])  # the steps did move the weights
