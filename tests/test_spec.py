@@ -113,9 +113,10 @@ def test_missing_file_is_a_config_error(tmp_path):
         ("frontier_scan", 216),
         ("gpu_cluster", 2700),
         ("le2015_adding", 48),
-        ("copy_memory", 24),
+        ("copy_memory", 8),
+        ("remedies_adding", 36),
         ("hs1997_recall", 45),
-        ("hs1997_forget_bias", 18),
+        ("hs1997_forget_bias", 27),
     ],
 )
 def test_shipped_specs_validate(name, trials):
@@ -153,7 +154,7 @@ def test_le2015_spec_runs_the_three_models_of_the_paper_with_both_optimizers():
 
 def test_copy_spec_derives_seq_len_from_the_gap():
     trials = SweepSpec.from_yaml(SWEEPS / "copy_memory.yaml").expand().trials
-    assert {(t.gap, t.seq_len) for t in trials} == {(g, g + 20) for g in (5, 10, 20, 40)}
+    assert {(t.gap, t.seq_len) for t in trials} == {(g, g + 20) for g in (100, 200)}
 
 
 MODELS_SPEC = """
