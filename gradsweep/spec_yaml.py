@@ -47,6 +47,15 @@ class _SpecConstructor(SafeConstructor):
             raise ConfigError(f"{_shown(key)}: given twice (line {line}); each key once", str(key))
         return True
 
+    def construct_yaml_float(self, node: Any) -> Any:
+        """A float, or the text as written where ruamel's float pattern is looser than its
+        converter (`._` matches the pattern, and float('.') fails): validation then refuses
+        the text in one line, naming the field."""
+        try:
+            return super().construct_yaml_float(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
     def construct_not_data(self, node: Any) -> Any:
         raise ConstructorError(
             None,
@@ -57,6 +66,7 @@ class _SpecConstructor(SafeConstructor):
         )
 
 
+_SpecConstructor.add_constructor("tag:yaml.org,2002:float", _SpecConstructor.construct_yaml_float)
 # YAML 1.2's core schema has no timestamps: `2026-11-30` is the text it shows.
 _SpecConstructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
 for _tag in ("binary", "set", "omap", "pairs"):

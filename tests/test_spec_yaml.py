@@ -112,6 +112,8 @@ def test_numbers_written_as_people_write_them_build_trials(fixed, field, value):
         ("lr: .inf", r"fixed\.lr: inf is not allowed"),
         ("lr: .nan", r"fixed\.lr: nan is not allowed"),
         ("hidden: true", r"fixed\.hidden: True is not allowed"),
+        # ruamel's float pattern takes `._`, its converter does not: text, refused by name
+        ("lr: ._", r"fixed\.lr: '\._' is not allowed"),
     ],
 )
 def test_values_yaml_1_2_reads_otherwise_are_refused_saying_what_was_read(fixed, match):
