@@ -58,3 +58,18 @@ ARCHS: dict[str, ArchInfo] = {
     # Li et al. 2018: relu, as in their experiments; tanh takes their code's tanh bound.
     "indrnn": ArchInfo("IndRNN", 1, 2.5e-6, ("relu", "tanh"), ("own",), _IND_OWN, gain=False),
 }
+
+# The fields that mean something only for some archs, with the ArchInfo flag that says so.
+_ONLY_WHERE = {
+    "gate_init": "gated",
+    "chrono_t_max": "gated",
+    "forget_bias": "forget_gate",
+    "recurrent_gain": "gain",
+}
+
+
+def applies(arch: str, field: str) -> bool:
+    """Whether config field `field` means anything for `arch` (`gate_init` does not for a
+    SimpleRNN, `recurrent_gain` not for a unitary cell); True for an unknown arch."""
+    flag = _ONLY_WHERE.get(field)
+    return flag is None or arch not in ARCHS or bool(getattr(ARCHS[arch], flag))

@@ -72,8 +72,17 @@ def paired_interval(diffs: np.ndarray, bounds=(-np.inf, np.inf)) -> tuple[float,
 
 
 def comparable_axes(trials: pd.DataFrame) -> list[str]:
-    """Swept settings other than the architecture, the dependency axis and the seed."""
-    return [c for c in analysis.frontier_groups(trials) if c != "arch"]
+    """Swept settings other than the architecture, the dependency axis and the seed, that
+    take two values or more within some model (a `gate_init` set only for the LSTM, beside
+    an expRNN, has nothing to compare)."""
+    groups = analysis.frontier_groups(trials)
+    return [c for c in groups if c != "arch" and _varies_within_a_model(trials, c, groups)]
+
+
+def _varies_within_a_model(trials: pd.DataFrame, axis: str, groups: list[str]) -> bool:
+    others = [c for c in groups if c != axis]
+    models = analysis.groups(trials, others)
+    return any(model[axis].nunique(dropna=False) > 1 for _, model in models)
 
 
 def compare(trials: pd.DataFrame, axis: str) -> Comparison:
@@ -93,6 +102,8 @@ def compare(trials: pd.DataFrame, axis: str) -> Comparison:
     rows, frontier_rows = [], []
     for setting, model in analysis.groups(done, others):
         base = analysis.select(model, {axis: reference})
+        if base.empty or model[axis].nunique(dropna=False) < 2:
+            continue  # nothing here to set against the reference
         for value in values:
             sub = analysis.select(model, {axis: value})
             frontier_rows.append({**setting, axis: value, **_frontier_of(sub, x)})

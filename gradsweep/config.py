@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from gradsweep import tasks
+from gradsweep import archs, tasks
 from gradsweep.archs import ARCHS
 from gradsweep.errors import from_validation_error
 
@@ -433,10 +433,15 @@ def model_label(arch: str, clip: float | None, hidden: int | None = None) -> str
 
 
 def group_label(values: dict) -> str:
-    """A model's label from its frontier group values: arch, clip, hidden, then the rest."""
+    """A model's label from its frontier group values: arch, clip, hidden, then the rest,
+    leaving out the settings that mean nothing for the arch (an expRNN's `gate_init`)."""
     clip = values.get("clip_norm") if "clip_norm" in values else None
     label = model_label(values["arch"], clip, values.get("hidden"))
-    rest = [_setting(k, v) for k, v in values.items() if k not in ("arch", "clip_norm", "hidden")]
+    rest = [
+        _setting(k, v)
+        for k, v in values.items()
+        if k not in ("arch", "clip_norm", "hidden") and archs.applies(values["arch"], k)
+    ]
     return " · ".join([label, *rest])
 
 

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradsweep.compare import compare, newcombe_interval, paired_interval
+from gradsweep.compare import comparable_axes, compare, newcombe_interval, paired_interval
+from gradsweep.config import group_label
 from gradsweep.errors import ConfigError
 from tests.helpers import trial_tables
 
@@ -100,3 +101,21 @@ def test_every_compare_interval_lies_inside_its_range(seeds):
         low, high = levels[f"{name}_low"], levels[f"{name}_high"]
         ok = low.isna() | ((low >= -1) & (low <= high) & (high <= 1))
         assert ok.all(), levels[[name, f"{name}_low", f"{name}_high"]]
+
+
+def test_a_setting_only_one_model_varies_is_compared_there_only_and_labels_skip_it():
+    # gate_init chrono on the LSTM beside an expRNN that has only the default: the expRNN
+    # has nothing to set against, and its label does not name a gate init it has none of.
+    trials = trial_tables()[0]
+    trials = trials[trials["arch"] != "gru"].copy()
+    trials["gate_init"] = "keras"
+    chrono = trials[trials["arch"] == "lstm"].assign(gate_init="chrono", solved=True)
+    exprnn = trials["arch"] == "rnn"
+    trials.loc[exprnn, "arch"] = "exprnn"
+    both = pd.concat([trials, chrono], ignore_index=True)
+    assert comparable_axes(both[both["arch"] == "exprnn"]) == ["clip_norm"]
+    result = compare(both, "gate_init")
+    assert set(result.levels["arch"]) == {"lstm"}
+    assert not any(f.startswith("expRNN") for f in result.findings)
+    assert group_label({"arch": "exprnn", "gate_init": "keras"}) == "expRNN"
+    assert group_label({"arch": "lstm", "gate_init": "chrono"}) == "LSTM · chrono"
