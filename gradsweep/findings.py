@@ -73,8 +73,10 @@ def _frontier_sentence(done: pd.DataFrame, row: pd.Series, name: str, x: str) ->
     tested = int(row["tested_up_to"])
     if pd.isna(row["frontier"]):
         best = model.groupby(x)["solved"].mean()
+        lowest = int(model[x].min())
+        span = f"{lowest}–{tested}" if lowest < tested else f"{tested} only"
         return (
-            f"{name} solved no {x} in most seeds (tested {x} {int(model[x].min())}–{tested}; "
+            f"{name} solved no {x} in most seeds (tested {x} {span}; "
             f"best share {best.max():.0%} at {x} {best.idxmax()})."
         )
     frontier = int(row["frontier"])
