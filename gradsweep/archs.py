@@ -68,8 +68,23 @@ _ONLY_WHERE = {
 }
 
 
-def applies(arch: str, field: str) -> bool:
-    """Whether config field `field` means anything for `arch` (`gate_init` does not for a
-    SimpleRNN, `recurrent_gain` not for a unitary cell); True for an unknown arch."""
+def applies(field: str, values: dict[str, Any]) -> bool:
+    """Whether config field `field` means anything for the model `values` describes (its
+    `arch` and, where present, `gate_init` and `clip_norm`): `gate_init` does not for a
+    SimpleRNN, `recurrent_gain` not for a unitary cell, `forget_bias` not under chrono
+    gates (they set that bias themselves), `clip_mode` not without clipping."""
+    if field == "forget_bias" and values.get("gate_init") == "chrono":
+        return False
+    if field == "clip_mode" and "clip_norm" in values and _is_off(values["clip_norm"]):
+        return False
+    arch = values.get("arch")
     flag = _ONLY_WHERE.get(field)
     return flag is None or arch not in ARCHS or bool(getattr(ARCHS[arch], flag))
+
+
+def _is_off(value: Any) -> bool:
+    """None, NaN or pandas' NA: how a table says "no clipping"."""
+    try:
+        return value is None or bool(value != value)
+    except TypeError:  # pandas' NA: NA != NA is NA, whose truth is ambiguous
+        return True

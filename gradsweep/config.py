@@ -440,7 +440,7 @@ def group_label(values: dict) -> str:
     rest = [
         _setting(k, v)
         for k, v in values.items()
-        if k not in ("arch", "clip_norm", "hidden") and archs.applies(values["arch"], k)
+        if k not in ("arch", "clip_norm", "hidden") and archs.applies(k, values)
     ]
     return " · ".join([label, *rest])
 

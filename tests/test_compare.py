@@ -119,3 +119,7 @@ def test_a_setting_only_one_model_varies_is_compared_there_only_and_labels_skip_
     assert not any(f.startswith("expRNN") for f in result.findings)
     assert group_label({"arch": "exprnn", "gate_init": "keras"}) == "expRNN"
     assert group_label({"arch": "lstm", "gate_init": "chrono"}) == "LSTM · chrono"
+    chrono_label = group_label({"arch": "lstm", "forget_bias": 1.0, "gate_init": "chrono"})
+    assert chrono_label == "LSTM · chrono"  # chrono sets the forget bias itself
+    unclipped = group_label({"arch": "urnn", "clip_norm": np.nan, "clip_mode": "global_norm"})
+    assert unclipped == "uRNN · clip off"
