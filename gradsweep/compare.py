@@ -89,16 +89,25 @@ def compare(trials: pd.DataFrame, axis: str) -> Comparison:
     """Compare the values of `axis`, model by model and level by level (module docstring)."""
     done = analysis.finished(trials)
     x = analysis.dependency_axis(done)
-    if axis in (x, "seed") or axis not in done or not analysis.swept(done, axis):
+    # arch names the models a comparison is made within, so it is not one of the settings
+    if axis in (x, "seed", "arch") or axis not in done or not analysis.swept(done, axis):
         allowed = ", ".join(comparable_axes(done)) or "none in these trials"
         raise ConfigError(
             f"compare: {axis!r} is not allowed: compare a swept setting other than the "
-            f"dependency axis and the seed ({allowed})",
+            f"architecture, the dependency axis and the seed ({allowed})",
+            "compare",
+        )
+    groups = analysis.frontier_groups(done)
+    if not _varies_within_a_model(done, axis, groups):
+        raise ConfigError(
+            f"compare: {axis!r} is not allowed here: it changes only together with the model "
+            f"({', '.join(c for c in groups if c != axis)}), so no model ran two of its values; "
+            "sweep it as its own axis to compare it",
             "compare",
         )
     values = analysis.ordered_values(done[axis])
     reference = values[0]
-    others = [c for c in analysis.frontier_groups(done) if c != axis]
+    others = [c for c in groups if c != axis]
     rows, frontier_rows = [], []
     for setting, model in analysis.groups(done, others):
         base = analysis.select(model, {axis: reference})

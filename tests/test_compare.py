@@ -123,3 +123,14 @@ def test_a_setting_only_one_model_varies_is_compared_there_only_and_labels_skip_
     assert chrono_label == "LSTM · chrono"  # chrono sets the forget bias itself
     unclipped = group_label({"arch": "urnn", "clip_norm": np.nan, "clip_mode": "global_norm"})
     assert unclipped == "uRNN · clip off"
+
+
+def test_a_setting_that_changes_only_with_the_model_is_refused_in_one_line():
+    # Each arch with its own clip: no model ran both, so there is nothing to set against.
+    trials = trial_tables()[0]
+    trials = trials[(trials["arch"] != "rnn") | (trials["clip_norm"] == 1.0)]
+    trials = trials[(trials["arch"] == "rnn") | trials["clip_norm"].isna()]
+    with pytest.raises(ConfigError, match=r"compare: 'clip_norm' is not allowed here: it chang"):
+        compare(trials, "clip_norm")
+    with pytest.raises(ConfigError, match=r"compare: 'arch' is not allowed: compare a swept"):
+        compare(trials, "arch")
