@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from gradsweep import analysis, findings, intervals
+from gradsweep.config import format_value
 from gradsweep.errors import ConfigError
 from gradsweep.metrics import MATCHED, Metric
 
@@ -122,6 +123,12 @@ def compare(trials: pd.DataFrame, axis: str) -> Comparison:
                 a = base[base[x] == level]
                 b = sub[sub[x] == level]
                 rows.append({**setting, x: level, axis: value, **_level(a, b)})
+    if not frontier_rows:  # the models that vary it never ran the reference value
+        raise ConfigError(
+            f"compare: {axis!r} is not allowed here: no model ran both "
+            f"{format_value(axis, reference)} (the reference, its first value) and another value",
+            "compare",
+        )
     levels = pd.DataFrame(rows)
     frontiers = pd.DataFrame(frontier_rows)
     result = Comparison(axis, reference, levels, frontiers)

@@ -134,3 +134,15 @@ def test_a_setting_that_changes_only_with_the_model_is_refused_in_one_line():
         compare(trials, "clip_norm")
     with pytest.raises(ConfigError, match=r"compare: 'arch' is not allowed: compare a swept"):
         compare(trials, "arch")
+
+
+def test_values_varied_only_where_the_reference_never_ran_are_refused_in_one_line():
+    # The LSTM runs clip 0.5 and 1.0, the SimpleRNN only off: the reference (off, the first
+    # value) never ran beside another value in any one model.
+    trials = trial_tables()[0]
+    trials = trials[trials["arch"] != "gru"].copy()
+    lstm = trials["arch"] == "lstm"
+    trials.loc[lstm & trials["clip_norm"].isna(), "clip_norm"] = 0.5
+    trials = trials[~((trials["arch"] == "rnn") & trials["clip_norm"].notna())]
+    with pytest.raises(ConfigError, match=r"compare: 'clip_norm' is not allowed here: no model"):
+        compare(trials, "clip_norm")
