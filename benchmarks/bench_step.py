@@ -178,7 +178,7 @@ def validation_checks(repeats: int = 6) -> list[Row]:
     Fastest times, not medians: on a shared machine a paired end-to-end difference of a few
     percent drowns in noise (measured here: -27% to +32%); the end-to-end ratio is in the
     note. The learning rate is so small that no screen passes, as in most of a trial. The
-    checked epoch runs as eight compiled calls with a compiled screen between them."""
+    checked epoch is one compiled call with the screens inside its graph loop."""
     return [_check_share(arch, repeats) for arch in ("rnn", "lstm", "gru")]
 
 

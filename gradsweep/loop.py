@@ -68,15 +68,6 @@ class EpochSums(NamedTuple):
     group_norms: tf.Tensor  # (len(VARIABLE_GROUPS),): sum over steps of each group's norm
 
 
-def add_sums(a: EpochSums, b: EpochSums) -> EpochSums:
-    """Two consecutive parts of an epoch as one: sums add; the max propagates a NaN."""
-    total = EpochSums(*(u + v for u, v in zip(a, b, strict=True)))
-    finite = tf.math.is_finite(a.norm_max) & tf.math.is_finite(b.norm_max)
-    widest = tf.maximum(a.norm_max, b.norm_max)
-    non_finite = tf.where(tf.math.is_finite(a.norm_max), b.norm_max, a.norm_max)
-    return total._replace(norm_max=tf.where(finite, widest, non_finite))
-
-
 class SolveCheck(NamedTuple):
     """Validation inside an epoch: the screen (the first `SCREEN_SIZE` validation
     sequences) and the whole validation set, inputs and labels as `train_step` takes
@@ -157,20 +148,31 @@ def train_epoch(
     y: tf.Tensor,
     order: tf.Tensor,
     objective: Objective,
+    check: SolveCheck | None = None,
+    check_every: int = 0,
 ) -> EpochSums:
     """One pass over `x` in minibatches of `batch_size` taken in `order` (`(n,)` int32
     indices into `x`; the last minibatch holds the rest); `x`, `y` and `group_ids` as
-    `train_step` takes them. Returns the sums of the step measures."""
+    `train_step` takes them. With a `check`, validation is checked (`solves`) after every
+    `check_every` steps but the last, and the pass stops after the check that solves.
+    Returns the sums of the step measures over the steps run.
+
+    The checks run inside the same graph loop as the steps, so a checked epoch is still one
+    call: the only cost of a check that does not pass is its screen's forward pass."""
     n = tf.shape(order)[0]
     steps = (n + batch_size - 1) // batch_size
     zero = tf.zeros([], x.dtype)
     loss_sum, correct, norm_sum, norm_max, clipped = zero, zero, zero, zero, zero
     group_sum = tf.zeros([len(VARIABLE_GROUPS)], x.dtype)
+    sequences, steps_run = tf.constant(0), tf.constant(0)
     for i in tf.range(steps):
         idx = order[i * batch_size : tf.minimum((i + 1) * batch_size, n)]
         xb, yb = tf.gather(x, idx), tf.gather(y, idx)
         step = train_step(model, optimizer, group_ids, clipping, xb, yb, objective)
-        loss_sum += step.loss * tf.cast(tf.shape(idx)[0], x.dtype)
+        batch = tf.shape(idx)[0]
+        sequences += batch
+        steps_run += 1
+        loss_sum += step.loss * tf.cast(batch, x.dtype)
         correct += step.correct
         norm_sum += step.norm
         # NaN-propagating max: a non-finite step must not hide behind an earlier finite one.
@@ -179,7 +181,13 @@ def train_epoch(
         )
         clipped += step.clipped
         group_sum += step.group_norms
-    return EpochSums(n, steps, loss_sum, correct, norm_sum, norm_max, clipped, group_sum)
+        if check is not None:
+            due = tf.logical_and((i + 1) % check_every == 0, i + 1 < steps)
+            if tf.cond(due, lambda: solves(model, objective, check), lambda: tf.constant(False)):
+                break
+    return EpochSums(
+        sequences, steps_run, loss_sum, correct, norm_sum, norm_max, clipped, group_sum
+    )
 
 
 class ProbeMeasures(NamedTuple):
@@ -232,18 +240,15 @@ class Trainer:
         )
         clipping, obj = Clipping(cfg.clip_norm, cfg.clip_mode), self.objective
 
+        check, every = self._check(), self.stretch // cfg.batch_size
+
         def epoch_fn(x: tf.Tensor, y: tf.Tensor, order: tf.Tensor) -> EpochSums:
             return train_epoch(
-                self.model, self.optimizer, group_ids, clipping, cfg.batch_size, x, y, order, obj
-            )
+                self.model, self.optimizer, group_ids, clipping, cfg.batch_size, x, y, order,
+                obj, check, every,
+            )  # fmt: skip
 
-        # An epoch with validation checks runs as several calls, one per stretch between
-        # checks; reduce_retracing: the last stretch may be shorter.
-        self._epoch = tf.function(epoch_fn, reduce_retracing=True)
-        check = self._check()
-        self._solves = (
-            None if check is None else tf.function(lambda: solves(self.model, obj, check))
-        )
+        self._epoch = tf.function(epoch_fn)
         self._evaluate = tf.function(
             lambda x, y: evaluate(self.model, x, y, obj), reduce_retracing=True
         )
@@ -269,15 +274,7 @@ class Trainer:
         """Train on `x[order]` in minibatches, checking validation after every `stretch`
         sequences (not after the last, which the epoch's own validation follows); stops
         after the check that reaches the threshold. The sums of the steps run."""
-        total = None
-        for lo in range(0, len(order), self.stretch):
-            part = tf.constant(order[lo : lo + self.stretch], tf.int32)
-            sums = self._epoch(x, y, part)
-            total = sums if total is None else add_sums(total, sums)
-            last = lo + self.stretch >= len(order)
-            if not last and self._solves is not None and bool(self._solves()):
-                break
-        return total
+        return self._epoch(x, y, tf.constant(order, tf.int32))
 
     def training_set(self, epoch: int) -> tuple[tf.Tensor, tf.Tensor]:
         """The inputs and labels epoch `epoch` (from 1) trains on: the fixed training set, or

@@ -325,21 +325,6 @@ def test_the_epoch_stops_at_the_step_whose_validation_check_reaches_the_threshol
     assert result.epochs[0].val_acc == accs[k]
 
 
-def test_two_parts_of_an_epoch_add_up_and_a_nan_norm_is_kept():
-    from gradsweep.loop import EpochSums, add_sums
-
-    def part(norm_max: float) -> EpochSums:
-        return EpochSums(*(tf.constant(v) for v in (32, 1, 3.0, 2.0, 1.5)), tf.constant(norm_max),
-                         tf.constant(0.25), tf.constant([1.0, 2.0, 3.0, 4.0]))  # fmt: skip
-
-    both = add_sums(part(2.0), part(5.0))
-    assert (int(both.sequences), int(both.steps), float(both.loss)) == (64, 2, 6.0)
-    assert float(both.norm_max) == 5.0 and float(both.clipped) == 0.5
-    np.testing.assert_array_equal(both.group_norms.numpy(), [2.0, 4.0, 6.0, 8.0])
-    assert np.isnan(float(add_sums(part(np.nan), part(5.0)).norm_max))
-    assert np.isnan(float(add_sums(part(5.0), part(np.nan)).norm_max))
-
-
 @pytest.mark.parametrize(
     "optimizer",
     [
