@@ -32,7 +32,7 @@ from gradsweep.records import EpochMetrics, TrialState
 EVAL_CHUNK = 4096  # sequences per evaluation call; bounds memory for large sets
 # Validation sequences screened at each check inside an epoch: at the default seven checks
 # an epoch, seven forward passes over 64 sequences against an epoch's forward and backward
-# passes, 1-2% of it (`make bench` measures the share).
+# passes, 2-5% of it (`make bench` measures the share).
 SCREEN_SIZE = 64
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gradsweep import analysis, findings, layout, plots
+from gradsweep import analysis, costs, findings, layout, plots
 from gradsweep.compare import Comparison, comparable_axes
 from gradsweep.compare import compare as compare_settings
 from gradsweep.config import TABLE_FIELDS, format_value
@@ -65,6 +65,7 @@ class Report:
     figures: dict[str, list[str]] = field(default_factory=dict)
     written: str = ""  # when, and whether the sweep was still running then
     comparison: Comparison | None = None
+    costs: pd.DataFrame = field(default_factory=pd.DataFrame)  # `costs.by_level`
 
     @property
     def partial(self) -> bool:
@@ -119,6 +120,7 @@ def write_report(
         said += ([why] if why else []) + comparison.findings
     report = Report(str(out), said, pd.DataFrame(), comparison=comparison)
     report.written = _written_line(trials, results.expected_trials)
+    report.costs = costs.by_level(trials, *costs.decision_rule(results.manifest))
     drawn: list[plots.Planned] = []
     if not done.empty:
         report.frontier = analysis.frontier(done)
@@ -157,7 +159,16 @@ def _sections(results: ResultSet, report: Report, figures: list[plots.Planned]) 
                 empty="(nothing to compare yet)",
             )
         )
-    return sections + [Section(f.title, text=f.caption, figure=f.stem) for f in figures]
+    sections += [Section(f.title, text=f.caption, figure=f.stem) for f in figures]
+    if not report.costs.empty:
+        sections.append(
+            Section(
+                "Where the time went",
+                text=costs.summary_sentence(report.costs) or "",
+                table=costs_table(report.costs),
+            )
+        )
+    return sections
 
 
 def _written_line(trials: pd.DataFrame, expected: int | None) -> str:
@@ -220,6 +231,14 @@ def frontier_table(frontier: pd.DataFrame) -> pd.DataFrame:
     shown = _display(frontier)
     shown["frontier"] = ["none" if pd.isna(v) else str(int(v)) for v in frontier["frontier"]]
     return shown
+
+
+def costs_table(table: pd.DataFrame) -> pd.DataFrame:
+    """`costs.by_level` as printed: seconds as whole numbers."""
+    shown = table.copy()
+    for column in ("trial_s", "full_budget_s", "needed_s"):
+        shown[column] = shown[column].round().astype(int)
+    return _display(shown)
 
 
 def _with_interval(mean: float, low: float, high: float) -> str:

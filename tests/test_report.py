@@ -33,6 +33,7 @@ def test_report_from_synthetic_tables(tmp_path):
     for stem in report.figures:  # every figure has its section in both renderings
         assert f"]({stem}.png)" in md
     assert md.count("\n## ") == html.count("<h2>")
+    assert "## Where the time went" in md and "The 72 finished trials used 72 trial-seconds" in md
 
 
 @pytest.mark.slow  # writes a whole report: about 4 s
