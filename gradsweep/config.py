@@ -66,6 +66,15 @@ EVAL_CHECKS = 8
 INT32_MAX = 2**31 - 1
 
 
+def check_interval(eval_every: int | None, batch_size: int, train_size: int) -> int:
+    """Training sequences between validation checks, the resolution of `samples_to_solve`:
+    `eval_every` in whole minibatches (one at least), an epoch at most; an epoch where
+    `eval_every` is absent (trials recorded before the checks inside an epoch)."""
+    if eval_every is None:
+        return train_size
+    return min(train_size, max(1, eval_every // batch_size) * batch_size)
+
+
 @dataclass(frozen=True)
 class Role:
     """What a `TrialConfig` field is, beyond its type, declared once in the field itself

@@ -12,7 +12,14 @@ import numpy as np
 import pandas as pd
 
 from gradsweep import analysis, intervals
-from gradsweep.config import INIT_FIELDS, TrialConfig, format_value, group_label, model_label
+from gradsweep.config import (
+    INIT_FIELDS,
+    TrialConfig,
+    check_interval,
+    format_value,
+    group_label,
+    model_label,
+)
 from gradsweep.metrics import format_number
 
 
@@ -82,16 +89,29 @@ def _frontier_sentence(done: pd.DataFrame, row: pd.Series, name: str, x: str) ->
     frontier = int(row["frontier"])
     at = model[(model[x] == frontier) & model["solved"].fillna(False)]
     median = float(at["samples_to_solve"].astype("float64").median())
+    largest = pd.isna(row["above"])
     tail = (
-        f"; {x} {int(row['above'])} failed ({row['above_solved']}/{row['above_seeds']} "
+        ""
+        if largest
+        else f"; {x} {int(row['above'])} failed ({row['above_solved']}/{row['above_seeds']} "
         f"seeds solved), tested up to {tested}"
-        if not pd.isna(row["above"])
-        else " (the largest tested)"
     )
     return (
-        f"{name} solved {x} {frontier} in {row['solved']}/{row['seeds']} seeds, "
-        f"median {_samples(median)} training sequences to solve{tail}."
+        f"{name} solved {x} {frontier}{' (the largest tested)' if largest else ''} in "
+        f"{row['solved']}/{row['seeds']} seeds, median {_samples(median)} training "
+        f"sequences to solve{_resolution(at)}{tail}."
     )
+
+
+def _resolution(trials: pd.DataFrame) -> str:
+    """' (checked every 1,024)': the coarsest interval between solve checks among `trials`
+    (`config.check_interval`), the resolution of their samples_to_solve; '' when the table
+    lacks the sizes."""
+    if trials.empty or not {"eval_every", "batch_size", "train_size"} <= set(trials):
+        return ""
+    sizes = trials[["eval_every", "batch_size", "train_size"]].itertuples(index=False)
+    every = max(check_interval(None if pd.isna(e) else int(e), int(b), int(n)) for e, b, n in sizes)
+    return f" (checked every {every:,})"
 
 
 def _frontier_sentences(done: pd.DataFrame, x: str) -> list[str]:

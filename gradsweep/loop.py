@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from gradsweep import diagnostics, tasks
 from gradsweep.clipping import Clipping, clip_gradients
-from gradsweep.config import VARIABLE_GROUPS, TrialConfig
+from gradsweep.config import VARIABLE_GROUPS, TrialConfig, check_interval
 from gradsweep.models import (
     Objective,
     build_model,
@@ -258,8 +258,9 @@ class Trainer:
 
     @property
     def stretch(self) -> int:
-        """Training sequences between validation checks: `eval_every` in whole minibatches."""
-        return max(1, self.cfg.eval_every // self.cfg.batch_size) * self.cfg.batch_size
+        """Training sequences between validation checks (`config.check_interval`)."""
+        cfg = self.cfg
+        return check_interval(cfg.eval_every, cfg.batch_size, cfg.train_size)
 
     def _check(self) -> SolveCheck | None:
         """The validation check inside the epoch; None when the epoch's end comes first."""

@@ -46,12 +46,21 @@ def test_nothing_finished_is_said_instead_of_findings():
 def test_a_frontier_cites_its_seeds_the_samples_and_the_level_above(default):
     assert (
         "SimpleRNN · clip off solved gap 10 in 3/3 seeds, median 2000 training sequences "
-        "to solve; gap 20 failed (0/3 seeds solved), tested up to 40." in default
-    )
+        "to solve (checked every 4,096); gap 20 failed (0/3 seeds solved), tested up to 40."
+        in default
+    )  # the tables hold no eval_every: checked once an epoch, as before the checks
     assert (
-        "LSTM · clip off solved gap 40 in 3/3 seeds, median 2000 training sequences to "
-        "solve (the largest tested)." in default
+        "LSTM · clip off solved gap 40 (the largest tested) in 3/3 seeds, median 2000 "
+        "training sequences to solve (checked every 4,096)." in default
     )
+
+
+def test_samples_to_solve_is_cited_with_the_interval_between_checks():
+    trials = trial_tables()[0]
+    trials["eval_every"] = 100  # in whole minibatches of 64: every 64 sequences
+    assert "training sequences to solve (checked every 64);" in findings.of_trials(trials)[3]
+    trials["eval_every"] = 512
+    assert "training sequences to solve (checked every 512);" in findings.of_trials(trials)[3]
 
 
 def test_a_model_that_solved_nothing_says_what_was_tested():
