@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
@@ -23,6 +22,7 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from gradsweep import config as config_module
 from gradsweep.config import TrialConfig, estimate_memory_bytes
+from gradsweep.console import console
 from gradsweep.errors import ConfigError
 from gradsweep.metrics import HEADLINE, LIVE_COLUMNS, format_number
 from gradsweep.records import strict_json
@@ -33,8 +33,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out = console()
+err = console(stderr=True)
 
 
 def _choices(name: str, literal: Any) -> type[StrEnum]:

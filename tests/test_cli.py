@@ -218,3 +218,35 @@ def test_a_keras_json_saying_float64_leaves_a_float32_trial_float32(tmp_path):
     here = run_trial(TrialConfig.parse(obj["config"]))
     assert obj["config"]["dtype"] == "float32"
     assert [e["train_loss"] for e in obj["epochs"]] == [e.train_loss for e in here.epochs]
+
+
+# 60 levels of gap: the grid table's `gap` row is about 250 characters wide.
+WIDE_SPEC = """
+name: wide
+task: recall
+axes:
+  arch: [rnn]
+  gap: [{gaps}]
+  seq_len: gap+3
+fixed: {{hidden: 4}}
+""".format(gaps=", ".join(str(g) for g in range(2, 62)))
+WIDE_ROW = ", ".join(str(g) for g in range(2, 62))
+
+
+def test_validate_into_a_pipe_prints_its_table_at_natural_width(capsys, monkeypatch, tmp_path):
+    """Off a terminal (captured here, as in a pipe), no row is cut at 80 columns."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    (tmp_path / "wide.yaml").write_text(WIDE_SPEC)
+    code, out, _ = run(capsys, "validate", str(tmp_path / "wide.yaml"))
+    assert code == 0
+    (row,) = [line for line in out.splitlines() if line.strip().startswith("gap ")]
+    assert row.rstrip().endswith(WIDE_ROW)
+
+
+def test_validate_into_a_pipe_honours_columns(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("COLUMNS", "60")
+    (tmp_path / "wide.yaml").write_text(WIDE_SPEC)
+    code, out, _ = run(capsys, "validate", str(tmp_path / "wide.yaml"))
+    table = out.split("estimate:")[0].splitlines()
+    assert code == 0 and max(len(line) for line in table) <= 60
+    assert "61" in out.split("estimate:")[0]  # the gap row folded, not cut
