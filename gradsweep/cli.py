@@ -22,7 +22,7 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from gradsweep import config as config_module
 from gradsweep.config import TrialConfig, estimate_memory_bytes
-from gradsweep.console import console
+from gradsweep.console import ReaderGone, console, write
 from gradsweep.errors import ConfigError
 from gradsweep.metrics import HEADLINE, LIVE_COLUMNS, format_number
 from gradsweep.records import strict_json
@@ -98,7 +98,7 @@ def train(as_json: bool = False, **options: Any) -> None:
 
     if as_json:
         result = run_trial(cfg)
-        out.file.write(json.dumps(strict_json(result.to_dict()), allow_nan=False) + "\n")
+        write(out, json.dumps(strict_json(result.to_dict()), allow_nan=False) + "\n")
         return
     title = f"{cfg.arch} · {cfg.task} · gap {cfg.gap} · seq_len {cfg.seq_len} · hidden {cfg.hidden}"
     table = _epoch_table(title)
@@ -683,7 +683,7 @@ def results(
     else:
         text = _trials_table_text(trials)
     if out_file is None:
-        out.file.write(text if text.endswith("\n") else text + "\n")
+        write(out, text if text.endswith("\n") else text + "\n")
     else:
         out_file.write_text(text)
 
@@ -764,11 +764,15 @@ def report(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; bad input is one line on stderr and exit code 2, never a traceback."""
+    """Run the CLI; bad input is one line on stderr and exit code 2, never a traceback; a
+    reader that leaves early (`| head`) ends it quietly with 141."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notes: one model a trial
     try:
         code = app(args=argv, prog_name="gradsweep", standalone_mode=False)
+        sys.stdout.flush()  # a reader that left early shows here, not at interpreter exit
+    except (ReaderGone, BrokenPipeError):
+        return _reader_gone()
     except NoArgsIsHelpError:
         return 2  # the help text has been printed
     except UsageError as exc:
@@ -791,6 +795,22 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # not bad input: a bug or an environment problem
         return _unexpected(exc)
     return code if isinstance(code, int) else 0
+
+
+# What a shell reports for a program that a closed pipe stopped: 128 + SIGPIPE (13).
+EXIT_PIPE_CLOSED = 141
+
+
+def _reader_gone() -> int:
+    """stdout's reader left before the output ended (`gradsweep ... | head`; the consoles
+    say so with ReaderGone, before Typer can make it exit 1): no message, exit 141. stdout
+    is pointed at /dev/null so that Python's own flush at exit has nowhere to fail
+    ("Exception ignored ... BrokenPipeError"), as the Python docs advise (signal module,
+    "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_PIPE_CLOSED
 
 
 def _unexpected(exc: Exception) -> int:

@@ -6,6 +6,11 @@ pipe or a file is then cut to the width of a terminal it never reaches, its cell
 into the next lines. Here a console whose own stream is not a terminal renders at natural
 width (a table as wide as its longest row), unless `$COLUMNS` asks for a width; on a
 terminal, rich's own rule applies.
+
+A reader that leaves before the output ends (`gradsweep ... | head`) shows up as
+`ReaderGone`, from rich's prints and from `write` alike, for the entry point to end on
+quietly. Typer would otherwise turn the BrokenPipeError into exit 1, and rich its own into
+SystemExit(1).
 """
 
 from __future__ import annotations
@@ -18,6 +23,10 @@ from rich.console import Console, ConsoleDimensions
 # reaches it, so each takes its natural width. Nothing rich renders here pads to the full
 # width (tables are not expanded; text is soft-wrapped), so the number costs nothing.
 NATURAL_WIDTH = 100_000
+
+
+class ReaderGone(Exception):
+    """The reader of a console's stream left before the output ended (a closed pipe)."""
 
 
 class _Console(Console):
@@ -33,8 +42,23 @@ class _Console(Console):
 
     size = property(_natural_size, Console.size.fset)
 
+    def on_broken_pipe(self) -> None:
+        """rich calls this on a BrokenPipeError while it writes; nothing more is written."""
+        self.quiet = True
+        raise ReaderGone()
+
 
 def console(stderr: bool = False) -> Console:
     """The console every command writes its output (or, with `stderr`, its messages and
     progress) to: soft-wrapped text, natural-width tables off a terminal."""
     return _Console(stderr=stderr, soft_wrap=True)
+
+
+def write(console: Console, text: str) -> None:
+    """`text` as it is (JSON, CSV: no markup, no layout) on `console`'s stream; ReaderGone
+    when that stream's reader has left."""
+    try:
+        console.file.write(text)
+        console.file.flush()
+    except BrokenPipeError:
+        console.on_broken_pipe()

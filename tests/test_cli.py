@@ -250,3 +250,22 @@ def test_validate_into_a_pipe_honours_columns(capsys, monkeypatch, tmp_path):
     table = out.split("estimate:")[0].splitlines()
     assert code == 0 and max(len(line) for line in table) <= 60
     assert "61" in out.split("estimate:")[0]  # the gap row folded, not cut
+
+
+def test_a_reader_that_leaves_early_ends_the_command_quietly_with_141(tmp_path):
+    """`gradsweep validate SPEC | head -1`: the pipe's reader is gone before the output
+    ends (here before it begins, so that every write meets the closed pipe): no message,
+    no traceback, the exit status a shell gives a program stopped by SIGPIPE."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "wide.yaml").write_text(WIDE_SPEC)
+    read, write = os.pipe()
+    os.close(read)
+    argv = [sys.executable, "-m", "gradsweep.cli", "validate", str(tmp_path / "wide.yaml")]
+    try:
+        done = subprocess.run(argv, stdout=write, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (141, "")
