@@ -210,7 +210,7 @@ def _trials_table(
         else:
             summary = {}
         errored = (directory / layout.ERROR).exists()
-        status = trial_status(statuses.get(trial_id), bool(final), trial_id in per_trial, errored)
+        status = trial_status(statuses.get(trial_id), bool(final), errored)
         heads.append({"trial_id": trial_id, "status": status, "node": nodes.get(trial_id)})
         summaries.append(summary)
         configs.append(_read_params(directory))

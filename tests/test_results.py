@@ -201,5 +201,6 @@ def test_own_records_outrank_a_lagging_tune_state(legacy):
         entry[0] = json.dumps(trial)
     state_file.write_text(json.dumps(state))
     trials = load_results(legacy).trials
-    # finished ones have their final row; the failed ones never reported: pending, says Tune
+    # finished ones have their final row; the failed ones have an error file: a retry
+    # waits, says Tune
     assert trials["status"].value_counts().to_dict() == {"TERMINATED": 8, "PENDING": 4}
