@@ -269,3 +269,38 @@ def test_a_reader_that_leaves_early_ends_the_command_quietly_with_141(tmp_path):
     finally:
         os.close(write)
     assert (done.returncode, done.stderr) == (141, "")
+
+
+# Tune's callback hooks in the order a real sweep of 4 trials on 2 slots called them
+# (recorded with Ray 2.60; Tune sets a trial's status after its hook): both workers start,
+# epochs are reported, and each trial's end is followed at once by the next one's start.
+TUNE_HOOKS_4_TRIALS_2_SLOTS = [
+    ("start", 1), ("start", 0), ("result", 1), ("result", 1), ("complete", 1),
+    ("start", 2), ("result", 0), ("complete", 0), ("start", 3), ("result", 2),
+    ("complete", 2), ("result", 3), ("complete", 3),
+]  # fmt: skip
+
+
+def test_plain_progress_lines_count_both_running_trials(capsys):
+    """Off a terminal, a line falls due at each trial's end; it is written once the freed
+    worker has taken the next trial, so it counts 2 running while 2 run, and the last
+    line says all done."""
+    from types import SimpleNamespace
+
+    from gradsweep.cli import _progress_bar
+    from gradsweep.sweep.progress import ProgressCallback
+
+    with _progress_bar(4) as update:
+        callback = ProgressCallback(4, update)
+        for hook, trial in TUNE_HOOKS_4_TRIALS_2_SLOTS:
+            tune_trial = SimpleNamespace(trial_id=f"t{trial}")
+            extra = {"result": {"val_acc": 0.5}} if hook == "result" else {}
+            getattr(callback, f"on_trial_{hook}")(0, [], tune_trial, **extra)
+    lines = [line[: line.index(", best")] for line in capsys.readouterr().err.splitlines()]
+    assert lines == [
+        "sweep: 0/4 done, 2 running, 0 failed, 2 pending",
+        "sweep: 1/4 done, 2 running, 0 failed, 1 pending",
+        "sweep: 2/4 done, 2 running, 0 failed, 0 pending",
+        "sweep: 3/4 done, 1 running, 0 failed, 0 pending",
+        "sweep: 4/4 done, 0 running, 0 failed, 0 pending",
+    ]
