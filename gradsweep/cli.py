@@ -615,6 +615,7 @@ def watch(
     from gradsweep.layout import experiment_location
     from gradsweep.results import load_results
     from gradsweep.watch import snapshot
+    from gradsweep.watch_view import frame_parts
 
     path = experiment_location(name, _storage(storage))
 
@@ -622,7 +623,7 @@ def watch(
         results = load_results(path)
         view = snapshot(results)
         left = sum(view.counts.get(s, 0) for s in ("RUNNING", "PENDING", "PAUSED"))
-        return Group(*_watch_parts(view, path)), left == 0
+        return Group(*frame_parts(view, path, out)), left == 0
 
     shown, done = frame()
     if once:
@@ -633,34 +634,6 @@ def watch(
             time.sleep(every)  # a refresh interval: the files change without an event
             shown, done = frame()
             live.update(shown, refresh=True)
-
-
-def _watch_parts(view, path: str) -> list:
-    counts = ", ".join(f"{n} {s.lower()}" for s, n in view.counts.items()) or "no trial yet"
-    parts: list = [f"[bold]{path}[/]: {counts}"]
-    if not view.grid.empty:
-        table = Table(
-            title="best validation accuracy (mean over seeds)",
-            title_justify="left",
-            box=box.SIMPLE_HEAD,
-        )
-        table.add_column("model")
-        for level in view.grid.columns:
-            table.add_column(f"{view.axis} {level}", justify="right")
-        for model, row in view.grid.iterrows():
-            table.add_row(model, *row.tolist())
-        parts.append(table)
-    for _, row in view.frontier.iterrows():
-        level = "none yet" if _missing(row["frontier"]) else f"{view.axis} {row['frontier']}"
-        parts.append(f"frontier so far: {row['model']}: {level}")
-    if not view.running.empty:
-        running = Table(title="running", title_justify="left", box=box.SIMPLE_HEAD)
-        for column in view.running.columns:
-            running.add_column(column, justify="right" if column != "model" else "left")
-        for row in view.running.itertuples(index=False):
-            running.add_row(*(_fmt(v) if isinstance(v, float) else str(v) for v in row))
-        parts.append(running)
-    return parts
 
 
 def _missing(value: Any) -> bool:
