@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
@@ -23,6 +22,7 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from gradsweep import config as config_module
 from gradsweep.config import TrialConfig, estimate_memory_bytes
+from gradsweep.console import ReaderGone, console, write
 from gradsweep.errors import ConfigError
 from gradsweep.metrics import HEADLINE, LIVE_COLUMNS, format_number
 from gradsweep.records import strict_json
@@ -33,8 +33,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out = console()
+err = console(stderr=True)
 
 
 def _choices(name: str, literal: Any) -> type[StrEnum]:
@@ -98,7 +98,7 @@ def train(as_json: bool = False, **options: Any) -> None:
 
     if as_json:
         result = run_trial(cfg)
-        out.file.write(json.dumps(strict_json(result.to_dict()), allow_nan=False) + "\n")
+        write(out, json.dumps(strict_json(result.to_dict()), allow_nan=False) + "\n")
         return
     title = f"{cfg.arch} · {cfg.task} · gap {cfg.gap} · seq_len {cfg.seq_len} · hidden {cfg.hidden}"
     table = _epoch_table(title)
@@ -451,7 +451,8 @@ def _clock(seconds: float) -> str:
 
 class _progress_bar:
     """A rich progress bar fed with SweepProgress snapshots; where stderr is not a terminal
-    (a log file, CI), a plain line every `every_trials` finished trials or `every_s` seconds."""
+    (a log file, CI), a plain line every `every_trials` finished trials or `every_s` seconds,
+    written once the counts have settled (`_settled`), and the last state at the end."""
 
     every_s = 30.0
 
@@ -461,6 +462,10 @@ class _progress_bar:
         self.plain = not err.is_terminal
         self.every_trials = max(1, total // 20)
         self.last_line: tuple[float, int] | None = None  # when, and at how many finished
+        self.peak = 0  # the most trials seen running at once: the slots, as far as seen
+        self.held_since: float | None = None  # a line due but not yet settled, since when
+        self.latest = None  # the newest snapshot, and the counts last written
+        self.written: tuple[int, ...] | None = None
 
         self.progress = Progress(
             TextColumn("[bold]sweep"),
@@ -487,19 +492,14 @@ class _progress_bar:
     def __exit__(self, *exc) -> None:
         if not self.plain:
             self.progress.stop()
+        elif self.latest is not None and _counts(self.latest) != self.written:
+            self._write(self.latest)  # the last state, settled or not: nothing follows
 
     def update(self, snapshot) -> None:
-        import time
-
-        elapsed = time.monotonic() - snapshot.started
-        finished = snapshot.done + snapshot.failed
-        eta = "-"
-        if finished:
-            eta = _clock(elapsed / finished * (snapshot.total - finished))
-        best = "-" if snapshot.best_val_acc is None else f"{snapshot.best_val_acc:.3f}"
         if self.plain:
-            self._line(snapshot, finished, elapsed, best, eta)
+            self._line(snapshot)
             return
+        _, best, eta = _progress_numbers(snapshot)
         self.progress.update(
             self.task,
             total=snapshot.total,  # a frontier search's shrinks as its walk decides
@@ -511,13 +511,33 @@ class _progress_bar:
             eta=eta,
         )
 
-    def _line(self, snapshot, finished: int, elapsed: float, best: str, eta: str) -> None:
+    def _line(self, snapshot) -> None:
         now = time.monotonic()
+        self.latest, self.peak = snapshot, max(self.peak, snapshot.running)
+        finished = snapshot.done + snapshot.failed
         if self.last_line is not None:
             when, at = self.last_line
             if finished - at < self.every_trials and now - when < self.every_s:
                 return
-        self.last_line = (now, finished)
+        if not self._settled(snapshot, finished):
+            self.held_since = self.held_since or now
+            if now - self.held_since < self.every_s:
+                return
+        self.last_line, self.held_since = (now, finished), None
+        self._write(snapshot)
+
+    def _settled(self, snapshot, finished: int) -> bool:
+        """Whether the counts are not in passing: a worker freed by a trial that ended takes
+        the next trial a moment later (measured with Ray 2.60, 2 slots: the next trial
+        started within 0.1 s, and every line written at an end said "1 running"), and the
+        workers start side by side before the first epoch is reported."""
+        started = snapshot.best_val_acc is not None or finished > 0
+        handing_on = snapshot.running < self.peak and snapshot.pending > 0
+        return started and not handing_on
+
+    def _write(self, snapshot) -> None:
+        elapsed, best, eta = _progress_numbers(snapshot)
+        self.written = _counts(snapshot)
         err.print(
             f"sweep: {snapshot.done}/{snapshot.total} done, {snapshot.running} running, "
             f"{snapshot.failed} failed, {snapshot.pending} pending, best {best}, "
@@ -525,6 +545,20 @@ class _progress_bar:
             markup=False,
             highlight=False,
         )
+
+
+def _counts(snapshot) -> tuple[int, ...]:
+    return (snapshot.total, snapshot.done, snapshot.running, snapshot.failed)
+
+
+def _progress_numbers(snapshot) -> tuple[float, str, str]:
+    """Elapsed seconds, the best validation accuracy and the ETA as a progress line shows
+    them (the ETA from the mean time per finished trial so far)."""
+    elapsed = time.monotonic() - snapshot.started
+    finished = snapshot.done + snapshot.failed
+    eta = _clock(elapsed / finished * (snapshot.total - finished)) if finished else "-"
+    best = "-" if snapshot.best_val_acc is None else f"{snapshot.best_val_acc:.3f}"
+    return elapsed, best, eta
 
 
 @app.command()
@@ -581,6 +615,7 @@ def watch(
     from gradsweep.layout import experiment_location
     from gradsweep.results import load_results
     from gradsweep.watch import snapshot
+    from gradsweep.watch_view import frame_parts
 
     path = experiment_location(name, _storage(storage))
 
@@ -588,7 +623,7 @@ def watch(
         results = load_results(path)
         view = snapshot(results)
         left = sum(view.counts.get(s, 0) for s in ("RUNNING", "PENDING", "PAUSED"))
-        return Group(*_watch_parts(view, path)), left == 0
+        return Group(*frame_parts(view, path, out)), left == 0
 
     shown, done = frame()
     if once:
@@ -599,34 +634,6 @@ def watch(
             time.sleep(every)  # a refresh interval: the files change without an event
             shown, done = frame()
             live.update(shown, refresh=True)
-
-
-def _watch_parts(view, path: str) -> list:
-    counts = ", ".join(f"{n} {s.lower()}" for s, n in view.counts.items()) or "no trial yet"
-    parts: list = [f"[bold]{path}[/]: {counts}"]
-    if not view.grid.empty:
-        table = Table(
-            title="best validation accuracy (mean over seeds)",
-            title_justify="left",
-            box=box.SIMPLE_HEAD,
-        )
-        table.add_column("model")
-        for level in view.grid.columns:
-            table.add_column(f"{view.axis} {level}", justify="right")
-        for model, row in view.grid.iterrows():
-            table.add_row(model, *row.tolist())
-        parts.append(table)
-    for _, row in view.frontier.iterrows():
-        level = "none yet" if _missing(row["frontier"]) else f"{view.axis} {row['frontier']}"
-        parts.append(f"frontier so far: {row['model']}: {level}")
-    if not view.running.empty:
-        running = Table(title="running", title_justify="left", box=box.SIMPLE_HEAD)
-        for column in view.running.columns:
-            running.add_column(column, justify="right" if column != "model" else "left")
-        for row in view.running.itertuples(index=False):
-            running.add_row(*(_fmt(v) if isinstance(v, float) else str(v) for v in row))
-        parts.append(running)
-    return parts
 
 
 def _missing(value: Any) -> bool:
@@ -683,7 +690,7 @@ def results(
     else:
         text = _trials_table_text(trials)
     if out_file is None:
-        out.file.write(text if text.endswith("\n") else text + "\n")
+        write(out, text if text.endswith("\n") else text + "\n")
     else:
         out_file.write_text(text)
 
@@ -764,11 +771,15 @@ def report(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; bad input is one line on stderr and exit code 2, never a traceback."""
+    """Run the CLI; bad input is one line on stderr and exit code 2, never a traceback; a
+    reader that leaves early (`| head`) ends it quietly with 141."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notes: one model a trial
     try:
         code = app(args=argv, prog_name="gradsweep", standalone_mode=False)
+        sys.stdout.flush()  # a reader that left early shows here, not at interpreter exit
+    except (ReaderGone, BrokenPipeError):
+        return _reader_gone()
     except NoArgsIsHelpError:
         return 2  # the help text has been printed
     except UsageError as exc:
@@ -791,6 +802,22 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # not bad input: a bug or an environment problem
         return _unexpected(exc)
     return code if isinstance(code, int) else 0
+
+
+# What a shell reports for a program that a closed pipe stopped: 128 + SIGPIPE (13).
+EXIT_PIPE_CLOSED = 141
+
+
+def _reader_gone() -> int:
+    """stdout's reader left before the output ended (`gradsweep ... | head`; the consoles
+    say so with ReaderGone, before Typer can make it exit 1): no message, exit 141. stdout
+    is pointed at /dev/null so that Python's own flush at exit has nowhere to fail
+    ("Exception ignored ... BrokenPipeError"), as the Python docs advise (signal module,
+    "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_PIPE_CLOSED
 
 
 def _unexpected(exc: Exception) -> int:

@@ -129,7 +129,8 @@ def _read_logs(directories: list[Path]) -> tuple[pa.Table | None, np.ndarray]:
         file = directory / layout.EPOCHS
         logs.append(_complete_lines(file.read_bytes()) if file.exists() else b"")
     for attempt in range(2):
-        ids = np.repeat([d.name for d in directories], [data.count(b"\n") for data in logs])
+        names = np.array([d.name for d in directories], dtype=str)  # float64 when empty
+        ids = np.repeat(names, [data.count(b"\n") for data in logs])
         if not len(ids):
             return None, ids
         try:
@@ -210,7 +211,7 @@ def _trials_table(
         else:
             summary = {}
         errored = (directory / layout.ERROR).exists()
-        status = trial_status(statuses.get(trial_id), bool(final), trial_id in per_trial, errored)
+        status = trial_status(statuses.get(trial_id), bool(final), errored)
         heads.append({"trial_id": trial_id, "status": status, "node": nodes.get(trial_id)})
         summaries.append(summary)
         configs.append(_read_params(directory))

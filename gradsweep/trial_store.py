@@ -153,13 +153,12 @@ def scan_records(experiment: str) -> dict[str, TrialRecord]:
             continue  # not a trial (or one Tune created but never started)
         final = read_json(fs, f"{info.path}/{layout.FINAL}")
         outcome = (final or {}).get("final") or {}
-        reported = exists(fs, f"{info.path}/{layout.EPOCHS}")
         errored = exists(fs, f"{info.path}/{layout.ERROR}")
         name = info.base_name
         records[name] = TrialRecord(
             directory=name,
             config=params.get("trial", params),
-            status=trial_status(tune.get(name), final is not None, reported, errored),
+            status=trial_status(tune.get(name), final is not None, errored),
             final=final is not None,
             solved=bool(outcome.get("solved")),
             diverged=bool(outcome.get("diverged")),

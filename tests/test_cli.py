@@ -218,3 +218,89 @@ def test_a_keras_json_saying_float64_leaves_a_float32_trial_float32(tmp_path):
     here = run_trial(TrialConfig.parse(obj["config"]))
     assert obj["config"]["dtype"] == "float32"
     assert [e["train_loss"] for e in obj["epochs"]] == [e.train_loss for e in here.epochs]
+
+
+# 60 levels of gap: the grid table's `gap` row is about 250 characters wide.
+WIDE_SPEC = """
+name: wide
+task: recall
+axes:
+  arch: [rnn]
+  gap: [{gaps}]
+  seq_len: gap+3
+fixed: {{hidden: 4}}
+""".format(gaps=", ".join(str(g) for g in range(2, 62)))
+WIDE_ROW = ", ".join(str(g) for g in range(2, 62))
+
+
+def test_validate_into_a_pipe_prints_its_table_at_natural_width(capsys, monkeypatch, tmp_path):
+    """Off a terminal (captured here, as in a pipe), no row is cut at 80 columns."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    (tmp_path / "wide.yaml").write_text(WIDE_SPEC)
+    code, out, _ = run(capsys, "validate", str(tmp_path / "wide.yaml"))
+    assert code == 0
+    (row,) = [line for line in out.splitlines() if line.strip().startswith("gap ")]
+    assert row.rstrip().endswith(WIDE_ROW)
+
+
+def test_validate_into_a_pipe_honours_columns(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("COLUMNS", "60")
+    (tmp_path / "wide.yaml").write_text(WIDE_SPEC)
+    code, out, _ = run(capsys, "validate", str(tmp_path / "wide.yaml"))
+    table = out.split("estimate:")[0].splitlines()
+    assert code == 0 and max(len(line) for line in table) <= 60
+    assert "61" in out.split("estimate:")[0]  # the gap row folded, not cut
+
+
+def test_a_reader_that_leaves_early_ends_the_command_quietly_with_141(tmp_path):
+    """`gradsweep validate SPEC | head -1`: the pipe's reader is gone before the output
+    ends (here before it begins, so that every write meets the closed pipe): no message,
+    no traceback, the exit status a shell gives a program stopped by SIGPIPE."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "wide.yaml").write_text(WIDE_SPEC)
+    read, write = os.pipe()
+    os.close(read)
+    argv = [sys.executable, "-m", "gradsweep.cli", "validate", str(tmp_path / "wide.yaml")]
+    try:
+        done = subprocess.run(argv, stdout=write, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (141, "")
+
+
+# Tune's callback hooks in the order a real sweep of 4 trials on 2 slots called them
+# (recorded with Ray 2.60; Tune sets a trial's status after its hook): both workers start,
+# epochs are reported, and each trial's end is followed at once by the next one's start.
+TUNE_HOOKS_4_TRIALS_2_SLOTS = [
+    ("start", 1), ("start", 0), ("result", 1), ("result", 1), ("complete", 1),
+    ("start", 2), ("result", 0), ("complete", 0), ("start", 3), ("result", 2),
+    ("complete", 2), ("result", 3), ("complete", 3),
+]  # fmt: skip
+
+
+def test_plain_progress_lines_count_both_running_trials(capsys):
+    """Off a terminal, a line falls due at each trial's end; it is written once the freed
+    worker has taken the next trial, so it counts 2 running while 2 run, and the last
+    line says all done."""
+    from types import SimpleNamespace
+
+    from gradsweep.cli import _progress_bar
+    from gradsweep.sweep.progress import ProgressCallback
+
+    with _progress_bar(4) as update:
+        callback = ProgressCallback(4, update)
+        for hook, trial in TUNE_HOOKS_4_TRIALS_2_SLOTS:
+            tune_trial = SimpleNamespace(trial_id=f"t{trial}")
+            extra = {"result": {"val_acc": 0.5}} if hook == "result" else {}
+            getattr(callback, f"on_trial_{hook}")(0, [], tune_trial, **extra)
+    lines = [line[: line.index(", best")] for line in capsys.readouterr().err.splitlines()]
+    assert lines == [
+        "sweep: 0/4 done, 2 running, 0 failed, 2 pending",
+        "sweep: 1/4 done, 2 running, 0 failed, 1 pending",
+        "sweep: 2/4 done, 2 running, 0 failed, 0 pending",
+        "sweep: 3/4 done, 1 running, 0 failed, 0 pending",
+        "sweep: 4/4 done, 0 running, 0 failed, 0 pending",
+    ]

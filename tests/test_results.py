@@ -201,5 +201,17 @@ def test_own_records_outrank_a_lagging_tune_state(legacy):
         entry[0] = json.dumps(trial)
     state_file.write_text(json.dumps(state))
     trials = load_results(legacy).trials
-    # finished ones have their final row; the failed ones never reported: pending, says Tune
+    # finished ones have their final row; the failed ones have an error file: a retry
+    # waits, says Tune
     assert trials["status"].value_counts().to_dict() == {"TERMINATED": 8, "PENDING": 4}
+
+
+def test_an_experiment_before_its_first_trial_starts_loads_as_all_pending(legacy):
+    """The first seconds of a sweep: the manifest is written, no trial has its params.json
+    yet (`watch` and `status` read this; it was an ArrowTypeError, exit 1)."""
+    for state in legacy.glob(f"{EXPERIMENT_STATE_PREFIX}*"):
+        state.unlink()
+    for params in legacy.glob("*/params.json"):
+        params.unlink()
+    loaded = load_results(legacy)
+    assert status_counts(loaded) == {"PENDING": 12} and loaded.trials.empty

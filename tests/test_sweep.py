@@ -101,6 +101,10 @@ def test_progress_on_a_pipe_is_plain_lines_ending_at_all_done(smoke):
     lines = [line for line in smoke.proc.stderr.splitlines() if line.startswith("sweep: ")]
     assert lines and "sweep: 6/6 done, 0 running, 0 failed, 0 pending" in lines[-1]
     assert "elapsed 0:0" in lines[-1]
+    # 2 slots (2 CPUs): while trials wait, a line is not written between one trial's end
+    # and the next one's start
+    waiting = [line for line in lines if not re.search(r" 0 pending", line)]
+    assert waiting and all(", 2 running," in line for line in waiting), lines
 
 
 @pytest.mark.integration

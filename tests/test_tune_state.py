@@ -42,15 +42,15 @@ def test_trials_are_keyed_by_their_directory(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("tune", "final", "reported", "errored", "expected"),
+    ("tune", "final", "errored", "expected"),
     [
-        ("RUNNING", True, True, False, "TERMINATED"),  # the records beat a lagging state
-        ("PENDING", False, True, False, "RUNNING"),  # reported epochs: it has started
-        ("PENDING", False, False, False, "PENDING"),
-        ("ERROR", False, True, True, "ERROR"),
-        (None, False, False, True, "ERROR"),  # no state: the error file says
-        (None, False, True, False, "RUNNING"),
+        ("RUNNING", True, False, "TERMINATED"),  # the records beat a lagging state
+        ("PENDING", False, False, "RUNNING"),  # its params.json is there: it has started
+        ("PENDING", False, True, "PENDING"),  # an attempt failed: its retry waits
+        ("ERROR", False, True, "ERROR"),
+        (None, False, True, "ERROR"),  # no state: the error file says
+        (None, False, False, "RUNNING"),
     ],
 )
-def test_a_trials_status_is_its_records_first_then_tunes(tune, final, reported, errored, expected):
-    assert tune_state.trial_status(tune, final, reported, errored) == expected
+def test_a_trials_status_is_its_records_first_then_tunes(tune, final, errored, expected):
+    assert tune_state.trial_status(tune, final, errored) == expected

@@ -43,5 +43,22 @@ def test_snapshot_of_a_growing_directory(legacy):
 def test_watch_once_prints_one_frame(legacy, capsys):
     assert main(["watch", str(legacy), "--once"]) == 0
     out = capsys.readouterr().out
-    assert "8 terminated, 4 error" in out and "gap 4" in out and "frontier so far" in out
+    assert "8 terminated, 4 error" in out and "frontier so far" in out
+    assert "best validation accuracy by gap" in out
     assert main(["watch", str(legacy / "missing"), "--once"]) == 2
+
+
+def test_trials_started_since_tune_last_saved_its_state_count_as_running(legacy):
+    """Two trials just handed freed workers: Tune writes their params.json as it starts
+    them, but its saved state (every 10 s at most) still says PENDING, and neither has
+    reported an epoch yet. Both are running, as the launch's progress says."""
+    (state,) = legacy.glob(f"{EXPERIMENT_STATE_PREFIX}*")
+    trial_data = json.loads(state.read_text())["trial_data"]
+    source = trial_dirs(legacy)[0]
+    for name in ("fresh_00098", "fresh_00099"):
+        (legacy / name).mkdir()
+        shutil.copy(source / "params.json", legacy / name / "params.json")
+        trial = {"trial_id": name, "status": "PENDING", "relative_logdir": name}
+        trial_data.append([json.dumps(trial), "{}"])
+    state.write_text(json.dumps({"trial_data": trial_data}))
+    assert snapshot(load_results(legacy)).counts == {"TERMINATED": 8, "ERROR": 4, "RUNNING": 2}
