@@ -404,6 +404,15 @@ RANKABLE_FIELDS = tuple(name for name, r in ROLES.items() if r.rankable)
 INIT_FIELDS = tuple(name for name, r in ROLES.items() if r.shapes_init)
 # The fields where null means something (clipping off); everywhere else a spec's null is refused.
 NULL_MEANS_OFF = tuple(name for name, r in ROLES.items() if r.off is not None)
+# Words that mean null for those fields, in any case, in a spec (`clip_norm: off`; YAML 1.2
+# reads `off` as text) and in `train`'s options (`--clip-norm off`) alike.
+OFF_WORDS = ("off", "none")
+
+
+def means_off(value: Any) -> bool:
+    """Whether `value` is one of OFF_WORDS, in any case and with spaces around: the null of
+    a NULL_MEANS_OFF field written as a word."""
+    return isinstance(value, str) and value.strip().lower() in OFF_WORDS
 
 
 def option_name(field: str) -> str:

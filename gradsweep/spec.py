@@ -34,6 +34,7 @@ from gradsweep.config import (
     Task,
     TrialConfig,
     estimate_memory_bytes,
+    means_off,
 )
 from gradsweep.errors import ConfigError, from_validation_error
 from gradsweep.frontier_search import default_majority
@@ -123,14 +124,14 @@ class SweepSpec(BaseModel):
             _check_field_name(key, "axes")
             if isinstance(values, str) and key != "seq_len":
                 raise ValueError(f"axis {key} must be a list of values")
-        return axes
+        return {key: _axis_off_as_null(key, values) for key, values in axes.items()}
 
     @field_validator("fixed")
     @classmethod
     def _known_fixed(cls, fixed: dict[str, Any]) -> dict[str, Any]:
         for key in fixed:
             _check_field_name(key, "fixed")
-        return fixed
+        return _off_as_null(fixed)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> SweepSpec:
@@ -206,6 +207,26 @@ def _check_models(values: Any) -> None:
     for model in values:
         for key in model:
             _check_field_name(key, f"axes.{MODELS_AXIS}")
+
+
+def _null_if_off(key: str, value: Any) -> Any:
+    """None for `off`, `none` (any case; `config.OFF_WORDS`) where the field's null means
+    off, as `train --clip-norm off` reads them; else the value as written."""
+    return None if key in NULL_MEANS_OFF and means_off(value) else value
+
+
+def _off_as_null(values: dict[str, Any]) -> dict[str, Any]:
+    """A mapping of config fields (fixed, a models entry) with its off words read as null."""
+    return {key: _null_if_off(key, value) for key, value in values.items()}
+
+
+def _axis_off_as_null(key: str, values: list[Any] | str) -> list[Any] | str:
+    """An axis with its off words read as null (a models axis: in each entry)."""
+    if isinstance(values, str):
+        return values
+    if key == MODELS_AXIS:
+        return [_off_as_null(model) for model in values]
+    return [_null_if_off(key, value) for value in values]
 
 
 def _model_keys(models: list[dict[str, Any]]) -> list[str]:
@@ -347,8 +368,15 @@ def _item(spec: SweepSpec, axis: str, at: int) -> str:
     """An axis value as the spec gave it, and its place: `1.0 (item 2)`."""
     value = spec.axes[axis][at]
     if axis == MODELS_AXIS:
-        value = "{" + ", ".join(f"{k}: {v!r}" for k, v in value.items()) + "}"
-    return f"{value if axis == MODELS_AXIS else repr(value)} (item {at + 1})"
+        shown = "{" + ", ".join(f"{k}: {_written(v)}" for k, v in value.items()) + "}"
+    else:
+        shown = _written(value)
+    return f"{shown} (item {at + 1})"
+
+
+def _written(value: Any) -> str:
+    """A value as YAML writes it where Python's repr differs: null, not None."""
+    return "null" if value is None else repr(value)
 
 
 def _infeasible(values: dict[str, Any]) -> bool:
