@@ -25,7 +25,7 @@ from pydantic import (
     field_validator,
 )
 
-from gradsweep import tasks
+from gradsweep import archs, tasks
 from gradsweep.archs import ARCHS
 from gradsweep.config import (
     NULL_MEANS_OFF,
@@ -345,8 +345,10 @@ def _refuse_same_trials(
     spec: SweepSpec, names: list[str], trials: list[TrialConfig], origins: list[tuple[int, ...]]
 ) -> None:
     """Refuse two grid points that validate to the same trial config (`[1, 1.0]`,
-    `[0.001, 1e-3]`, a models entry that spells out a default), naming where they differ:
-    the copies would share one seed slot of a frontier level, or count twice in a grid."""
+    `[0.001, 1e-3]`, a models entry that spells out a default, a `clip_mode` swept with
+    `clip_norm: [null, ...]`), naming where they differ and, where a setting does not
+    apply to them (`archs.inapplicable`), why: the copies would share one seed slot of a
+    frontier level, or count twice in a grid."""
     seen: dict[tuple, int] = {}
     for i, trial in enumerate(trials):
         first = seen.setdefault(tuple(trial.model_dump().values()), i)
@@ -358,10 +360,40 @@ def _refuse_same_trials(
         left = ", ".join(_item(spec, k, a) for k, a, _ in differ)
         right = ", ".join(_item(spec, k, b) for k, _, b in differ)
         where = ", ".join(f"axes.{k}" for k, _, _ in differ)
+        why = _why_the_same(spec, names, origins[first], origins[i], trial)
+        if why is None:
+            raise ConfigError(
+                f"{where}: {left} and {right} give the same trial config; keep one of them",
+                where.split(", ")[0],
+            )
+        field, reason = why
         raise ConfigError(
-            f"{where}: {left} and {right} give the same trial config; keep one of them",
+            f"{where}: {left} and {right} are the same trial: {reason}; give {field} only "
+            "where it applies (a models entry can pair settings), or keep one of them",
             where.split(", ")[0],
         )
+
+
+def _why_the_same(
+    spec: SweepSpec,
+    names: list[str],
+    one: tuple[int, ...],
+    other: tuple[int, ...],
+    trial: TrialConfig,
+) -> tuple[str, str] | None:
+    """The field that two grid points set differently but that does not apply to the
+    trial they both give, and why (`archs.inapplicable`); None where none such."""
+    points = []
+    for combo in (one, other):
+        point = {k: spec.axes[k][i] for k, i in zip(names, combo, strict=True)}
+        points.append({**point.pop(MODELS_AXIS, {}), **point})
+    values = trial.model_dump()
+    for key in dict.fromkeys([*points[0], *points[1]]):
+        if points[0].get(key) != points[1].get(key):
+            reason = archs.inapplicable(key, values)
+            if reason is not None:
+                return key, reason
+    return None
 
 
 def _item(spec: SweepSpec, axis: str, at: int) -> str:

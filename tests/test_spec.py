@@ -283,6 +283,40 @@ def test_grid_points_that_give_the_same_trial_config_are_refused(axis, match):
     assert "\n" not in str(info.value)
 
 
+CLIP_MODE_SAME = r"are the same trial: clip_mode applies only where clip_norm is set"
+
+
+@pytest.mark.parametrize(
+    ("axis", "match"),
+    [
+        (
+            "clip_norm: [null, 1]\n  clip_mode: [global_norm, value]",
+            r"^axes\.clip_mode: 'global_norm' \(item 1\) and 'value' \(item 2\) ",
+        ),
+        (
+            "clip_norm: [off, 1]\n  clip_mode: [value, per_variable]",
+            r"^axes\.clip_mode: 'value' \(item 1\) and 'per_variable' \(item 2\) ",
+        ),
+        (
+            "models: [{clip_norm: null, clip_mode: value}, {clip_norm: null}]",
+            r"^axes\.models: \{clip_norm: null, clip_mode: 'value'\} \(item 1\) and "
+            r"\{clip_norm: null\} \(item 2\) ",
+        ),
+    ],
+)
+def test_a_clip_mode_that_collapses_without_clipping_says_why(axis, match):
+    with pytest.raises(ConfigError, match=match + CLIP_MODE_SAME) as info:
+        SweepSpec.from_text(SAME_BASE.replace("AXIS", axis))
+    assert "\n" not in str(info.value)
+
+
+def test_clip_modes_paired_with_a_clip_in_models_entries_are_kept():
+    models = "models: [{clip_norm: null}, {clip_norm: 1, clip_mode: value}, {clip_norm: 1}]"
+    trials = SweepSpec.from_text(SAME_BASE.replace("AXIS", models)).expand().trials
+    modes = [(t.clip_norm, t.clip_mode) for t in trials if t.gap == 2]
+    assert modes == [(None, "global_norm"), (1.0, "value"), (1.0, "global_norm")]
+
+
 def test_a_models_entry_equal_to_a_task_default_is_refused():
     text = """
 name: c
