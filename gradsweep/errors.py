@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
 
 
 class ConfigError(ValueError):
@@ -21,14 +24,59 @@ def _short(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def from_validation_error(err: ValidationError, prefix: str = "") -> ConfigError:
-    """Turn pydantic's first error into one line: `field: bad value: what is allowed`."""
+def field_path(*parts: str | int) -> str:
+    """A path as a user writes it: names joined by dots, list positions in brackets
+    (`axes.gap[2]`, `axes.models[1].hidden`); empty parts are left out."""
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part:
+            path += f".{part}" if path else part
+    return path
+
+
+_NOT_SHOWN = "not shown"
+
+
+def part_error(path: tuple[str | int, ...], message: str, value: Any = _NOT_SHOWN) -> Exception:
+    """What a validator of a field that holds mappings (a spec's `axes`) raises about one
+    part of it: `from_validation_error` names the part (`path` under the field: `("gap",
+    2)` gives `axes.gap[2]`) and shows `value` where given, not pydantic's whole input."""
+    context = {"path": path, "message": message}
+    if value is not _NOT_SHOWN:
+        context["value"] = value
+    return PydanticCustomError("part", "{message}", context)
+
+
+def unknown_field(path: tuple[str | int, ...], allowed: tuple[str, ...]) -> Exception:
+    """`part_error` for a key that is not a field: `from_validation_error` says which
+    fields are (`allowed`)."""
+    return PydanticCustomError("unknown_field", "unknown field", {"path": path, "allowed": allowed})
+
+
+def from_validation_error(
+    err: ValidationError, prefix: str = "", at: str | None = None
+) -> ConfigError:
+    """Turn pydantic's first error into one line: `field: bad value: what is allowed`.
+
+    The field is `prefix` and pydantic's location joined (`field_path`), or `at` where the
+    caller knows where the user wrote the value (`axes.gap[2]` for a config's `gap`)."""
     first = err.errors(include_url=False)[0]
-    loc = ".".join(str(part) for part in first["loc"] if part != "__root__")
-    field = ".".join(part for part in (prefix, loc) if part) or "config"
+    context = first.get("ctx") or {}
+    loc = [part for part in first["loc"] if part != "__root__"]
+    field = at or field_path(prefix, *loc, *context.get("path", ())) or "config"
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         return ConfigError(f"{field}: unknown field", field)
+    if first["type"] == "unknown_field":
+        allowed = ", ".join(context["allowed"])
+        return ConfigError(f"{field}: unknown field; allowed: {allowed}", field)
     if first["type"] == "missing":
         return ConfigError(f"{field}: required field is missing", field)
-    return ConfigError(f"{field}: {_short(first.get('input'))} is not allowed: {message}", field)
+    value = first.get("input")
+    if first["type"] == "part":
+        if "value" not in context:
+            return ConfigError(f"{field}: {message}", field)
+        value = context["value"]
+    return ConfigError(f"{field}: {_short(value)} is not allowed: {message}", field)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,7 +37,13 @@ from gradsweep.config import (
     estimate_memory_bytes,
     means_off,
 )
-from gradsweep.errors import ConfigError, from_validation_error
+from gradsweep.errors import (
+    ConfigError,
+    field_path,
+    from_validation_error,
+    part_error,
+    unknown_field,
+)
 from gradsweep.frontier_search import default_majority
 from gradsweep.search_plan import FrontierPlan, Search, check_axis
 from gradsweep.spec_yaml import explain, load_yaml
@@ -85,9 +92,6 @@ class Resources(BaseModel):
     gpus_per_trial: float = Field(0.0, ge=0, le=64, allow_inf_nan=False)
 
 
-AxisValues = Annotated[list[Any], Field(min_length=1)]
-
-
 class SweepSpec(BaseModel):
     """A sweep: fixed settings, axes whose product is the grid, budget and resources."""
 
@@ -95,7 +99,7 @@ class SweepSpec(BaseModel):
 
     name: StrictStr
     task: Task | None = None
-    axes: dict[str, AxisValues | str] = Field(min_length=1)
+    axes: dict[str, Any] = Field(min_length=1)
     fixed: dict[str, Any] = Field(default_factory=dict)
     budget: Budget = Budget()
     resources: Resources = Resources()
@@ -120,17 +124,16 @@ class SweepSpec(BaseModel):
         for key, values in axes.items():
             if key == MODELS_AXIS:
                 _check_models(values)
-                continue
-            _check_field_name(key, "axes")
-            if isinstance(values, str) and key != "seq_len":
-                raise ValueError(f"axis {key} must be a list of values")
+            else:
+                _check_field_name(key, (), "axes")
+                _check_axis(key, values)
         return {key: _axis_off_as_null(key, values) for key, values in axes.items()}
 
     @field_validator("fixed")
     @classmethod
     def _known_fixed(cls, fixed: dict[str, Any]) -> dict[str, Any]:
         for key in fixed:
-            _check_field_name(key, "fixed")
+            _check_field_name(key, (), "fixed")
         return _off_as_null(fixed)
 
     @classmethod
@@ -150,8 +153,8 @@ class SweepSpec(BaseModel):
         data = load_yaml(raw, source)
         if not isinstance(data, dict):
             raise ConfigError(f"spec: {source} must be a YAML mapping of fields", "spec")
-        try:
-            spec = cls(**{str(k): v for k, v in data.items()})
+        try:  # keys as names: YAML reads `1:` as the number 1, a field that does not exist
+            spec = cls(**{str(k): _keys_as_names(v) for k, v in data.items()})
         except ValidationError as err:
             raise refusal(err) from None
         spec.expand()  # every grid point is checked before anything runs
@@ -198,15 +201,46 @@ class SweepSpec(BaseModel):
         return self.model_dump()
 
 
+def _keys_as_names(section: Any) -> Any:
+    """A section's mapping with its keys as text, so an error names `budget.1`; other
+    values as they are."""
+    return {str(k): v for k, v in section.items()} if isinstance(section, dict) else section
+
+
+def _check_axis(key: str, values: Any) -> None:
+    """Refuse an axis that is not a list of one or more values (`seq_len` may be an
+    expression of gap)."""
+    if isinstance(values, str) and key == "seq_len":
+        return
+    if not isinstance(values, list):
+        such = f" (write [{values}])" if isinstance(values, int | float | str) else ""
+        or_expr = " or an expression of gap such as gap+10" if key == "seq_len" else ""
+        raise part_error((key,), f"an axis is a list of values{or_expr}{such}", values)
+    if not values:
+        raise part_error((key,), "an axis needs at least one value", values)
+
+
+_MODEL_EXAMPLE = "{arch: rnn, activation: relu, recurrent_init: identity}"
+
+
 def _check_models(values: Any) -> None:
-    if isinstance(values, str) or not all(isinstance(v, dict) and v for v in values):
-        raise ValueError(
+    """Refuse a models axis that is not a list of mappings of known config fields."""
+    if not isinstance(values, list) or not values:
+        raise part_error(
+            (MODELS_AXIS,),
             f"axis {MODELS_AXIS} must be a list of mappings of config fields, such as "
-            "{arch: rnn, activation: relu, recurrent_init: identity}"
+            f"[{_MODEL_EXAMPLE}]",
+            values,
         )
-    for model in values:
+    for i, model in enumerate(values):
+        if not isinstance(model, dict) or not model:
+            raise part_error(
+                (MODELS_AXIS, i),
+                f"a {MODELS_AXIS} entry is a mapping of config fields, such as {_MODEL_EXAMPLE}",
+                model,
+            )
         for key in model:
-            _check_field_name(key, f"axes.{MODELS_AXIS}")
+            _check_field_name(key, (MODELS_AXIS, i), field_path("axes", MODELS_AXIS, i))
 
 
 def _null_if_off(key: str, value: Any) -> Any:
@@ -234,19 +268,21 @@ def _model_keys(models: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(key for model in models for key in model))
 
 
-def _check_field_name(key: Any, section: str) -> None:
+def _check_field_name(key: str, path: tuple[str | int, ...], section: str) -> None:
+    """Refuse a key of `section` (its `path` under the validated field) that is not a
+    field a spec may set there."""
     if key in NOT_SPEC_FIELDS:
-        raise ValueError(f"{key} belongs in {NOT_SPEC_FIELDS[key]}, not {section}")
+        raise part_error((*path, key), f"belongs in {NOT_SPEC_FIELDS[key]}, not {section}")
     if key not in SPEC_FIELDS:
-        raise ValueError(f"unknown field {key!r}; allowed: {', '.join(SPEC_FIELDS)}")
+        raise unknown_field((*path, key), SPEC_FIELDS)
 
 
-def refusal(err: ValidationError, prefix: str = "") -> ConfigError:
+def refusal(err: ValidationError, prefix: str = "", at: str | None = None) -> ConfigError:
     """`from_validation_error`'s line, plus why the value was read as it was where YAML
     1.2's reading is the likely cause (`on` is text, `1e4` a float)."""
-    line = from_validation_error(err, prefix)
+    line = from_validation_error(err, prefix, at)
     first = err.errors(include_url=False)[0]
-    field = str(line.field).rsplit(".", 1)[-1]
+    field = re.sub(r"\[\d+\]$", "", str(line.field)).rsplit(".", 1)[-1]
     why = explain(first.get("input"), first["type"], field in NULL_MEANS_OFF)
     return ConfigError(str(line) + why, line.field) if why else line
 
@@ -267,34 +303,50 @@ def _adapter(key: str) -> TypeAdapter:
 
 
 def _check_values(spec: SweepSpec) -> None:
-    """Each axis and fixed value against its TrialConfig field, named by its spec path."""
-    models = spec.axes.get(MODELS_AXIS, [])
-    sections = [("axes", spec.axes), ("fixed", spec.fixed)]
-    sections += [(f"axes.{MODELS_AXIS}[{i}]", model) for i, model in enumerate(models)]
-    for section, values in sections:
-        for key, value in values.items():
-            if section == "axes" and (isinstance(value, str) or key == MODELS_AXIS):
-                continue
-            adapter = _adapter(key)
-            for item in value if section == "axes" else [value]:
-                if item is None and key not in NULL_MEANS_OFF:
-                    raise ConfigError(
-                        f"{section}.{key}: null is not allowed: only "
-                        f"{', '.join(NULL_MEANS_OFF)} take null (off, or as the default)",
-                        f"{section}.{key}",
-                    )
-                try:  # strict: a YAML `true` is not 1, a string is not a number
-                    adapter.validate_python(item, strict=True)
-                except ValidationError as err:
-                    raise refusal(err, f"{section}.{key}") from None
-    for i, model in enumerate(models):
+    """Each axis, fixed and models value against its TrialConfig field, named by where the
+    spec writes it (`axes.gap[2]`, `fixed.lr`, `axes.models[1].hidden`)."""
+    for path, key, value in _written_values(spec):
+        if value is None and key not in NULL_MEANS_OFF:
+            raise ConfigError(
+                f"{path}: null is not allowed: only {', '.join(NULL_MEANS_OFF)} take null "
+                "(off, or as the default)",
+                path,
+            )
+        try:  # strict: a YAML `true` is not 1, a string is not a number
+            _adapter(key).validate_python(value, strict=True)
+        except ValidationError as err:
+            raise refusal(err, at=path) from None
+    for i, model in enumerate(spec.axes.get(MODELS_AXIS, [])):
         again = sorted(set(model) & (set(spec.axes) | set(spec.fixed)))
         if again:
-            raise ConfigError(
-                f"axes.{MODELS_AXIS}[{i}].{again[0]}: is also an axis or fixed; give it in "
-                "one place",
-                f"axes.{MODELS_AXIS}",
-            )
+            path = field_path("axes", MODELS_AXIS, i, again[0])
+            raise ConfigError(f"{path}: is also an axis or fixed; give it in one place", path)
+
+
+def _written_values(spec: SweepSpec) -> Iterator[tuple[str, str, Any]]:
+    """Every config value the spec writes: its path, its field and the value."""
+    for key, values in spec.axes.items():
+        if key == MODELS_AXIS:
+            for i, model in enumerate(values):
+                yield from ((field_path("axes", key, i, k), k, v) for k, v in model.items())
+        elif not isinstance(values, str):  # a seq_len expression is checked on its own
+            yield from ((field_path("axes", key, i), key, v) for i, v in enumerate(values))
+    yield from ((field_path("fixed", key), key, value) for key, value in spec.fixed.items())
+
+
+def _paths(spec: SweepSpec, names: list[str], combo: tuple[int, ...]) -> dict[str, str]:
+    """Where the spec writes each config value of one grid point (`axes.gap[2]`,
+    `axes.models[1].hidden`, `fixed.lr`, `budget.max_epochs`, `task`)."""
+    paths = {key: field_path("budget", key) for key in Budget.model_fields}
+    if isinstance(spec.axes.get("seq_len"), str):  # an expression of gap
+        paths["seq_len"] = "axes.seq_len"
+    paths |= {key: field_path("fixed", key) for key in spec.fixed}
+    for key, i in zip(names, combo, strict=True):
+        if key == MODELS_AXIS:
+            paths |= {k: field_path("axes", key, i, k) for k in spec.axes[key][i]}
+        else:
+            paths[key] = field_path("axes", key, i)
+    return paths
 
 
 def expand(spec: SweepSpec) -> Grid:
@@ -325,7 +377,7 @@ def expand(spec: SweepSpec) -> Grid:
         if _infeasible(values):
             skipped.append({k: values.get(k) for k in ("task", "gap", "seq_len")})
             continue
-        trials.append(_trial(values, point))
+        trials.append(_trial(values, _paths(spec, names, combo)))
         origins.append(combo)
     _refuse_same_trials(spec, names, trials, origins)
     if skipped and not spec.skip_infeasible:
@@ -368,7 +420,7 @@ def _refuse_same_trials(
             )
         field, reason = why
         raise ConfigError(
-            f"{where}: {left} and {right} are the same trial: {reason}; give {field} only "
+            f"{where}: {left} and {right} give the same trial config: {reason}; give {field} only "
             "where it applies (a models entry can pair settings), or keep one of them",
             where.split(", ")[0],
         )
@@ -381,15 +433,17 @@ def _why_the_same(
     other: tuple[int, ...],
     trial: TrialConfig,
 ) -> tuple[str, str] | None:
-    """The field that two grid points set differently but that does not apply to the
-    trial they both give, and why (`archs.inapplicable`); None where none such."""
+    """The field that two grid points set differently, that the trial they both give does
+    not hold as either wrote it (so it was dropped, not a default spelled out) and that
+    does not apply to that trial, and why (`archs.inapplicable`); None where none such."""
     points = []
     for combo in (one, other):
         point = {k: spec.axes[k][i] for k, i in zip(names, combo, strict=True)}
         points.append({**point.pop(MODELS_AXIS, {}), **point})
     values = trial.model_dump()
     for key in dict.fromkeys([*points[0], *points[1]]):
-        if points[0].get(key) != points[1].get(key):
+        dropped = any(key in point and point[key] != values.get(key) for point in points)
+        if points[0].get(key) != points[1].get(key) and dropped:
             reason = archs.inapplicable(key, values)
             if reason is not None:
                 return key, reason
@@ -417,16 +471,15 @@ def _infeasible(values: dict[str, Any]) -> bool:
     return task == "recall" and isinstance(gap, int) and isinstance(seq_len, int) and gap >= seq_len
 
 
-def _trial(values: dict[str, Any], point: dict[str, Any]) -> TrialConfig:
-    """Validate one grid point, naming the spec section that holds the offending value."""
+def _trial(values: dict[str, Any], paths: dict[str, str]) -> TrialConfig:
+    """Validate one grid point; an error names where the spec writes the offending value
+    (`paths`), or the bare field where the config's default is what was refused."""
     try:
         return TrialConfig(**values)
     except ValidationError as err:
-        field = str(err.errors()[0]["loc"][0]) if err.errors()[0]["loc"] else ""
-        section = "axes" if field in point else "fixed"
-        if field == "gap" and "gap" not in point and "task" in point:
-            section = "axes"
-        raise refusal(err, section) from None
+        loc = err.errors()[0]["loc"]
+        field = str(loc[0]) if loc else ""
+        raise refusal(err, at=paths.get(field, field) or None) from None
 
 
 def describe(spec: SweepSpec, grid: Grid) -> dict[str, Any]:

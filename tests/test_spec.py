@@ -56,20 +56,23 @@ def test_hostile_seq_len_expressions_are_refused(expr):
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        (BASE_SPEC.replace("arch:", "colour:"), "axes: .*unknown field 'colour'"),
+        (BASE_SPEC.replace("arch:", "colour:"), r"^axes\.colour: unknown field"),
         (BASE_SPEC.replace("[rnn, lstm]", "[]"), "axes.arch"),
-        (BASE_SPEC.replace("[rnn, lstm]", "[rnn, transformer]"), "axes.arch: 'transformer'"),
+        (BASE_SPEC.replace("[rnn, lstm]", "[rnn, transformer]"), r"^axes\.arch\[1\]: 'transf"),
         (BASE_SPEC.replace("hidden: 8", "hidden: -8"), "fixed.hidden: -8 is not allowed"),
         (BASE_SPEC.replace("hidden: 8", "hidden: eight"), "fixed.hidden: 'eight'"),
         (BASE_SPEC.replace("gap+3", "gap-3"), "axes: 4 grid point\\(s\\) have gap >= seq_len"),
         (BASE_SPEC.replace("gap+3", "gap**2"), "axes.seq_len"),
         (
             BASE_SPEC.replace("task: recall", "task: sum_sign"),
-            "axes.gap: .*does not apply to sum_sign",
+            r"^axes\.gap\[0\]: 2 is not allowed: .*does not apply to sum_sign",
         ),
         (BASE_SPEC + "extra: 1\n", "extra: unknown field"),
         (BASE_SPEC.replace("name: t", "name: ../up"), "name: '../up' is not allowed"),
-        (BASE_SPEC.replace("fixed: {hidden: 8}", "fixed: {max_epochs: 3}"), "belongs in budget"),
+        (
+            BASE_SPEC.replace("fixed: {hidden: 8}", "fixed: {max_epochs: 3}"),
+            r"^fixed\.max_epochs: belongs in budget, not fixed$",
+        ),
         (BASE_SPEC.replace("fixed: {hidden: 8}", "fixed: {gap: 3}"), "fixed.gap: is also an axis"),
         (BASE_SPEC + "budget: {max_epochs: 0}\n", "budget.max_epochs: 0"),
         (BASE_SPEC.replace("[2, 4]", "[2, 2]"), r"axes.gap: 2 \(item 1\) and 2 \(item 2\) give"),
@@ -172,16 +175,53 @@ fixed: {hidden: 4}
 @pytest.mark.parametrize(
     ("change", "match"),
     [
-        (("arch: gru}", "arch: gru, activation: relu}"), "axes.activation: .*relu: rnn and indrnn"),
-        (("arch: gru}", "colour: red}"), "axes: .*unknown field 'colour'"),
-        (("- {arch: gru}", "- gru"), "axes: .*axis models must be a list of mappings"),
-        (("hidden: 4}", "hidden: 4, arch: lstm}"), r"axes.models\[0\].arch: is also"),
-        (("arch: gru}", "arch: gru, max_epochs: 3}"), "max_epochs belongs in budget"),
+        (
+            ("arch: gru}", "arch: gru, activation: relu}"),
+            r"^axes\.models\[1\]\.activation: 'relu' .*relu: rnn and indrnn",
+        ),
+        (("arch: gru}", "colour: red}"), r"^axes\.models\[1\]\.colour: unknown field"),
+        (("- {arch: gru}", "- gru"), r"^axes\.models\[1\]: 'gru' .*a models entry is a mapping"),
+        (("hidden: 4}", "hidden: 4, arch: lstm}"), r"^axes\.models\[0\]\.arch: is also"),
+        (
+            ("arch: gru}", "arch: gru, max_epochs: 3}"),
+            r"^axes\.models\[1\]\.max_epochs: belongs in budget, not axes\.models\[1\]$",
+        ),
+        (("arch: gru}", "arch: gru, hidden: -4}"), r"^axes\.models\[1\]\.hidden: -4 is not"),
+        (
+            ("arch: gru}", "arch: gru, train_size: 8, batch_size: 16}"),
+            r"^axes\.models\[1\]\.train_size: 8 is not allowed: smaller than batch_size 16",
+        ),
     ],
 )
 def test_bad_models_axes_are_one_line_errors(change, match):
     with pytest.raises(ConfigError, match=match):
         SweepSpec.from_text(MODELS_SPEC.replace(*change))
+
+
+@pytest.mark.parametrize(
+    ("axes", "match"),
+    [
+        ("gap: [2, 4, two]", r"^axes\.gap\[2\]: 'two' is not allowed: .*valid integer$"),
+        ("gap: [2, 4.5]", r"^axes\.gap\[1\]: 4\.5 is not allowed"),
+        ("gap: 4", r"^axes\.gap: 4 is not allowed: an axis is a list of values \(write \[4\]\)$"),
+        ("gap: []", r"^axes\.gap: \[\] is not allowed: an axis needs at least one value$"),
+        ("gap: {a: 1}", r"^axes\.gap: \{'a': 1\} is not allowed: an axis is a list of values$"),
+        ("gap: [2, 4]\n  lr: [0.1, null]", r"^axes\.lr\[1\]: null is not allowed"),
+        ("gap: [2, 4]\n  models: {arch: gru}", r"^axes\.models: \{'arch': 'gru'\} is not allowed"),
+        ("gap: [2, 4]\n  7: [1]", r"^axes\.7: unknown field"),
+    ],
+)
+def test_errors_name_the_value_where_the_spec_writes_it(axes, match):
+    """No pydantic location (`axes.gap.list[any]`, `axes.1.[key]`): the path as written."""
+    text = SAME_BASE.replace("gap: [2, 4]\n  seq_len: gap+3\n  AXIS", f"{axes}\n  seq_len: [9]")
+    with pytest.raises(ConfigError, match=match) as info:
+        SweepSpec.from_text(text)
+    assert "list[" not in str(info.value) and "[key]" not in str(info.value)
+
+
+def test_a_section_key_that_is_a_number_is_named_as_written():
+    with pytest.raises(ConfigError, match=r"^budget\.1: unknown field"):
+        SweepSpec.from_text(BASE_SPEC + "budget: {1: 3}\n")
 
 
 def test_models_axis_entries_become_the_trials_fields():
@@ -283,7 +323,7 @@ def test_grid_points_that_give_the_same_trial_config_are_refused(axis, match):
     assert "\n" not in str(info.value)
 
 
-CLIP_MODE_SAME = r"are the same trial: clip_mode applies only where clip_norm is set"
+CLIP_MODE_SAME = r"give the same trial config: clip_mode applies only where clip_norm is set"
 
 
 @pytest.mark.parametrize(

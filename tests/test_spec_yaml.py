@@ -199,8 +199,8 @@ def test_a_directive_for_yaml_1_2_is_accepted():
 
 
 def test_strict_validation_holds_a_yaml_true_is_not_1():
-    with pytest.raises(ConfigError, match=r"axes\.seed: True is not allowed"):
+    with pytest.raises(ConfigError, match=r"^axes\.seed\[0\]: True is not allowed"):
         SweepSpec.from_text(BASE_SPEC.replace("gap: [2, 4]", "gap: [2, 4]\n  seed: [true, 2]"))
-    with pytest.raises(ConfigError, match=r"axes\.hidden: '8' is not allowed.*as 8\)"):
+    with pytest.raises(ConfigError, match=r"^axes\.hidden\[0\]: '8' is not allowed.*as 8\)"):
         text = BASE_SPEC.replace("gap: [2, 4]", "gap: [2, 4]\n  hidden: ['8']")
         SweepSpec.from_text(text.replace("fixed: {hidden: 8}", ""))
