@@ -372,7 +372,7 @@ class TrialConfig(BaseModel):
         try:
             return cls(**values)
         except ValidationError as err:
-            raise from_validation_error(err, where) from None
+            raise from_validation_error(err, where, model=cls) from None
 
     @property
     def dependency_length(self) -> int:

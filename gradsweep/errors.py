@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
 
@@ -55,23 +56,51 @@ def unknown_field(path: tuple[str | int, ...], allowed: tuple[str, ...]) -> Exce
     return PydanticCustomError("unknown_field", "unknown field", {"path": path, "allowed": allowed})
 
 
+def unknown(field: str, key: Any, allowed: tuple[str, ...]) -> ConfigError:
+    """`field: unknown field; did you mean hidden?` (the closest of `allowed` by
+    difflib's ratio, any case), or the allowed names where none is close."""
+    by_lower = {name.lower(): name for name in allowed}
+    close = difflib.get_close_matches(str(key).lower(), list(by_lower), n=1)
+    if close:
+        return ConfigError(f"{field}: unknown field; did you mean {by_lower[close[0]]}?", field)
+    if not allowed:
+        return ConfigError(f"{field}: unknown field", field)
+    return ConfigError(f"{field}: unknown field; allowed: {', '.join(allowed)}", field)
+
+
+def _fields_at(model: type[BaseModel] | None, loc: list[str | int]) -> tuple[str, ...]:
+    """The field names of the model found at `loc` under `model` (through fields that
+    are models themselves: a spec's `budget`), or () where that is not a model."""
+    for part in loc:
+        field = model.model_fields.get(part) if model and isinstance(part, str) else None
+        inner = field.annotation if field else None
+        model = inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
+    return tuple(model.model_fields) if model else ()
+
+
 def from_validation_error(
-    err: ValidationError, prefix: str = "", at: str | None = None
+    err: ValidationError,
+    prefix: str = "",
+    at: str | None = None,
+    model: type[BaseModel] | None = None,
 ) -> ConfigError:
-    """Turn pydantic's first error into one line: `field: bad value: what is allowed`.
+    """Turn pydantic's first error into one line: `field: bad value: what is allowed`;
+    an unknown key first of all, since it explains a required field that is missing.
 
     The field is `prefix` and pydantic's location joined (`field_path`), or `at` where the
-    caller knows where the user wrote the value (`axes.gap[2]` for a config's `gap`)."""
-    first = err.errors(include_url=False)[0]
+    caller knows where the user wrote the value (`axes.gap[2]` for a config's `gap`).
+    `model`, the model validated, lets an unknown key's line suggest a known one."""
+    errors = err.errors(include_url=False)
+    unknowns = [e for e in errors if e["type"] in ("extra_forbidden", "unknown_field")]
+    first = (unknowns or errors)[0]
     context = first.get("ctx") or {}
     loc = [part for part in first["loc"] if part != "__root__"]
     field = at or field_path(prefix, *loc, *context.get("path", ())) or "config"
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        return ConfigError(f"{field}: unknown field", field)
+        return unknown(field, loc[-1], _fields_at(model, loc[:-1]))
     if first["type"] == "unknown_field":
-        allowed = ", ".join(context["allowed"])
-        return ConfigError(f"{field}: unknown field; allowed: {allowed}", field)
+        return unknown(field, context["path"][-1], context["allowed"])
     if first["type"] == "missing":
         return ConfigError(f"{field}: required field is missing", field)
     value = first.get("input")

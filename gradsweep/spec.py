@@ -274,13 +274,15 @@ def _check_field_name(key: str, path: tuple[str | int, ...], section: str) -> No
     if key in NOT_SPEC_FIELDS:
         raise part_error((*path, key), f"belongs in {NOT_SPEC_FIELDS[key]}, not {section}")
     if key not in SPEC_FIELDS:
-        raise unknown_field((*path, key), SPEC_FIELDS)
+        allowed = (*SPEC_FIELDS, MODELS_AXIS) if path == () and section == "axes" else SPEC_FIELDS
+        raise unknown_field((*path, key), allowed)
 
 
 def refusal(err: ValidationError, prefix: str = "", at: str | None = None) -> ConfigError:
-    """`from_validation_error`'s line, plus why the value was read as it was where YAML
-    1.2's reading is the likely cause (`on` is text, `1e4` a float)."""
-    line = from_validation_error(err, prefix, at)
+    """`from_validation_error`'s line (an unknown key with the closest known one), plus why
+    the value was read as it was where YAML 1.2's reading is the likely cause (`on` is
+    text, `1e4` a float)."""
+    line = from_validation_error(err, prefix, at, SweepSpec)
     first = err.errors(include_url=False)[0]
     field = re.sub(r"\[\d+\]$", "", str(line.field)).rsplit(".", 1)[-1]
     why = explain(first.get("input"), first["type"], field in NULL_MEANS_OFF)

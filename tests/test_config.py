@@ -13,6 +13,12 @@ def test_config_rejects_unknown_fields_and_defaults_gap():
         TrialConfig.parse({"gap": 12, "seq_len": 12})
 
 
+def test_a_misspelled_config_field_is_refused_with_the_closest_field():
+    with pytest.raises(ConfigError) as info:
+        TrialConfig.parse({"seq_length": 20})
+    assert str(info.value) == "seq_length: unknown field; did you mean seq_len?"
+
+
 def test_signal_position_is_the_recalled_input():
     cfg = TrialConfig(gap=3, seq_len=8)
     assert cfg.signal_position == 8 - 3 - 1  # y = x[seq_len - gap - 1]

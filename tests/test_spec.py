@@ -56,7 +56,7 @@ def test_hostile_seq_len_expressions_are_refused(expr):
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        (BASE_SPEC.replace("arch:", "colour:"), r"^axes\.colour: unknown field"),
+        (BASE_SPEC.replace("arch:", "colour:"), r"^axes\.colour: unknown field; allowed: task,"),
         (BASE_SPEC.replace("[rnn, lstm]", "[]"), "axes.arch"),
         (BASE_SPEC.replace("[rnn, lstm]", "[rnn, transformer]"), r"^axes\.arch\[1\]: 'transf"),
         (BASE_SPEC.replace("hidden: 8", "hidden: -8"), "fixed.hidden: -8 is not allowed"),
@@ -217,6 +217,34 @@ def test_errors_name_the_value_where_the_spec_writes_it(axes, match):
     with pytest.raises(ConfigError, match=match) as info:
         SweepSpec.from_text(text)
     assert "list[" not in str(info.value) and "[key]" not in str(info.value)
+
+
+MODELS_TYPO = "models: [{arch: rnn}, {arch: lstm, hiden: 4}]"
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "hint"),
+    [
+        (BASE_SPEC.replace("arch:", "Arch:"), "axes.Arch", "did you mean arch?"),
+        (BASE_SPEC.replace("arch:", "modles:"), "axes.modles", "did you mean models?"),
+        (BASE_SPEC.replace("hidden: 8", "hiden: 8"), "fixed.hiden", "did you mean hidden?"),
+        (BASE_SPEC.replace("hidden: 8", "clipnorm: 1"), "fixed.clipnorm",
+         "did you mean clip_norm?"),
+        (BASE_SPEC.replace("axes:", "axs:"), "axs", "did you mean axes?"),
+        (BASE_SPEC + "max_trails: 9\n", "max_trails", "did you mean max_trials?"),
+        (BASE_SPEC + "budget: {max_epoch: 3}\n", "budget.max_epoch", "did you mean max_epochs?"),
+        (BASE_SPEC + "search: {methd: grid}\n", "search.methd", "did you mean method?"),
+        (BASE_SPEC + "resources: {cpu_per_trial: 2}\n", "resources.cpu_per_trial",
+         "did you mean cpus_per_trial?"),
+        (BASE_SPEC.replace("arch: [rnn, lstm]", MODELS_TYPO), "axes.models[1].hiden",
+         "did you mean hidden?"),
+        (BASE_SPEC + "budget: {zzz: 3}\n", "budget.zzz", "allowed: max_epochs, solve_threshold"),
+    ],
+)  # fmt: skip
+def test_a_misspelled_key_is_refused_with_the_closest_field(text, field, hint):
+    with pytest.raises(ConfigError) as info:
+        SweepSpec.from_text(text)
+    assert str(info.value) == f"{field}: unknown field; {hint}"
 
 
 def test_a_section_key_that_is_a_number_is_named_as_written():
