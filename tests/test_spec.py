@@ -409,22 +409,25 @@ def test_distinct_values_that_look_alike_are_kept():
     assert sorted({t.lr for t in spec.expand().trials}) == [0.001, 0.0010001, 0.01]
 
 
+NOT_DIFFICULTY = (
+    r"an axis where larger is harder for every model, a dependency length: gap or seq_len"
+)
+
+
 @pytest.mark.parametrize(
     ("axes", "search", "match"),
     [
-        ("clip_norm: [null, 0.5, 1.0]", "axis: clip_norm", r"axes\.clip_norm lists null"),
-        ("arch: [gru, lstm, rnn]", "axis: arch", r"'arch' is not allowed: .*numeric axis"),
-        ("recurrent_init: [orthogonal, identity]", "axis: recurrent_init", "numeric axis"),
-        ("optimizer: [adam, sgd]", "axis: optimizer", "numeric axis"),
-        ("diagnostics: [true, false]", "axis: diagnostics", r"'diagnostics' .*numeric axis"),
+        ("clip_norm: [null, 0.5, 1.0]", "axis: clip_norm", r"'clip_norm' is not allowed: .*gap or"),
+        ("arch: [gru, lstm, rnn]", "axis: arch", r"'arch' is not allowed: .*dependency length"),
+        ("recurrent_init: [orthogonal, identity]", "axis: recurrent_init", "dependency length"),
+        ("optimizer: [adam, sgd]", "axis: optimizer", "dependency length"),
+        ("diagnostics: [true, false]", "axis: diagnostics", r"'diagnostics' .*dependency length"),
         ("hidden: [4, 8]", "axis: seed", r"'seed' is not allowed: seeds repeat a level"),
-        ("models: [{hidden: 4}, {hidden: 8}]", "axis: hidden", "it is set inside models"),
-        ("hidden: [4, 8]", "axis: lr", r"'lr' is not allowed: it must be a swept axis"),
-        ("hidden: [4, 8]", "axis: colour", r"'colour' is not allowed: .*can search: hidden, gap$"),
+        ("hidden: [4, 8]", "axis: colour", r"'colour' is not allowed: .*can search: gap$"),
         ("hidden: [4, 8]", "axis: seq_len", "expression of gap"),
     ],
 )
-def test_a_frontier_axis_must_be_a_swept_numeric_field(axes, search, match):
+def test_a_frontier_axis_must_be_a_swept_dependency_length(axes, search, match):
     text = SEARCH_SPEC.replace("arch: [rnn]", axes).replace(
         "{SEARCH}", f"{{method: frontier, {search}}}"
     )
@@ -433,12 +436,39 @@ def test_a_frontier_axis_must_be_a_swept_numeric_field(axes, search, match):
     assert "\n" not in str(info.value)
 
 
-def test_a_frontier_over_another_numeric_axis_is_planned():
-    text = SEARCH_SPEC.replace("arch: [rnn]", "hidden: [8, 4]").replace(
-        "{SEARCH}", "{method: frontier, axis: hidden}"
+@pytest.mark.parametrize(
+    "axes",
+    ["hidden: [4, 8, 16]", "lr: [0.0001, 0.001, 0.01]", "recurrent_gain: [0.5, 1.0, 1.5]"],
+)
+def test_a_frontier_over_a_numeric_axis_that_is_not_a_difficulty_is_refused(axes):
+    """A model can fail at a middle hidden size, learning rate or gain and learn above it:
+    the walk would stop there, so it is refused, naming the axes it can walk."""
+    axis = axes.split(":")[0]
+    text = SEARCH_SPEC.replace("arch: [rnn]", axes).replace(
+        "{SEARCH}", f"{{method: frontier, axis: {axis}}}"
     )
-    plan = SweepSpec.from_text(text).frontier_plan()
-    assert (plan.axis, plan.model_fields, plan.majority) == ("hidden", ["gap"], 2)
+    with pytest.raises(ConfigError) as info:
+        SweepSpec.from_text(text)
+    assert str(info.value) == (
+        f"search.axis: {axis!r} is not allowed: a frontier walks up an axis where larger is "
+        "harder for every model, a dependency length: gap or seq_len; this spec can search: gap"
+    )
+
+
+ADDING_SEARCH = "name: a\ntask: adding\naxes:\n  AXES\n  seed: [0, 1]\nsearch: {method: frontier}\n"
+
+
+@pytest.mark.parametrize(
+    ("axes", "match"),
+    [
+        ("models: [{seq_len: 4}, {seq_len: 8}]", "it is set inside models"),
+        ("hidden: [4, 8]\n  models: [{seq_len: 4}]", "it is set inside models"),
+        ("hidden: [4, 8]", r"it must be a swept axis; this spec can search: none$"),
+    ],
+)
+def test_a_dependency_axis_not_swept_as_an_axis_is_refused(axes, match):
+    with pytest.raises(ConfigError, match=r"^search\.axis: 'seq_len' is not allowed: " + match):
+        SweepSpec.from_text(ADDING_SEARCH.replace("AXES", axes))
 
 
 @pytest.mark.parametrize(
