@@ -93,6 +93,8 @@ def train(as_json: bool = False, **options: Any) -> None:
     # given is an explicit null.
     given = {k: v.value if isinstance(v, StrEnum) else v for k, v in options.items()}
     cfg = _parse_options({k: None if v is OFF else v for k, v in given.items() if v is not None})
+    if cfg.warning is not None:
+        err.print(f"warning: {cfg.warning}", markup=False, highlight=False)
     _quiet_tensorflow()
     from gradsweep.train import run_trial
 
@@ -298,6 +300,8 @@ def validate(
         f"memory: at most about {info['memory_bytes'] / 2**30:,.1f} GiB per trial "
         "(TensorFlow's base, data, weights, optimizer and activations)"
     )
+    for line in info["warnings"]:
+        err.print(f"warning: {line}", markup=False, highlight=False)
     search = info["search"]
     if search:
         models = " × ".join(search["models"]) or "one model"
@@ -340,9 +344,11 @@ def launch(
     ] = False,
 ) -> int:
     """Run a spec's grid as Ray Tune trials (embedded local Ray unless --address)."""
-    from gradsweep.spec import SweepSpec
+    from gradsweep.spec import SweepSpec, warnings
 
     loaded = SweepSpec.from_yaml(spec)
+    for line in warnings(loaded.expand()):
+        err.print(f"warning: {line}", markup=False, highlight=False)
     from gradsweep import sweep  # the driver never imports TensorFlow: its workers do
 
     plan = sweep.prepare(

@@ -496,8 +496,14 @@ def describe(spec: SweepSpec, grid: Grid) -> dict[str, Any]:
         "resources": spec.resources.model_dump(),
         "estimate_cpu_hours": sum(estimate_seconds(t) for t in grid.trials) / 3600,
         "memory_bytes": max(estimate_memory_bytes(t) for t in grid.trials),
+        "warnings": warnings(grid),
         "search": _describe_search(spec, grid),
     }
+
+
+def warnings(grid: Grid) -> list[str]:
+    """The grid's trials' one-line warnings (`TrialConfig.warning`), each once."""
+    return list(dict.fromkeys(t.warning for t in grid.trials if t.warning is not None))
 
 
 def _describe_search(spec: SweepSpec, grid: Grid) -> dict[str, Any] | None:

@@ -485,6 +485,18 @@ def test_the_default_frontier_axis_is_the_tasks_dependency_axis(task, axes, expe
     assert SweepSpec.from_text(text).frontier_plan().axis == expected
 
 
+def test_validate_warns_once_of_chrono_where_its_dependency_length_is_below_3():
+    text = SAME_BASE.replace("gap: [2, 4]", "gap: [1, 2, 4]").replace(
+        "AXIS", "models: [{arch: lstm, gate_init: chrono}, {arch: gru, gate_init: chrono}]"
+    )
+    spec = SweepSpec.from_text(text)  # a warning, not an error
+    lines = describe(spec, spec.expand())["warnings"]
+    assert [line.split(",")[0] for line in lines] == [
+        "gate_init: chrono at gap 1 takes T_max 1",
+        "gate_init: chrono at gap 2 takes T_max 2",
+    ]
+
+
 def test_a_tiny_trials_estimate_covers_its_measured_fixed_cost():
     # measured 2026-11-30 (spec.TRIAL_OVERHEAD_S): one epoch of 1,024 sequences of 8 steps
     # took 3.0 s (rnn) and 4.5 s (exprnn), almost all of it tracing and set-up
