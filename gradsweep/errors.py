@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -96,7 +97,8 @@ def from_validation_error(
     context = first.get("ctx") or {}
     loc = [part for part in first["loc"] if part != "__root__"]
     field = at or field_path(prefix, *loc, *context.get("path", ())) or "config"
-    message = first["msg"].removeprefix("Value error, ")
+    # pydantic names its classes ("a valid dictionary or instance of Budget"): not the user's
+    message = re.sub(r" or instance of \w+$", "", first["msg"].removeprefix("Value error, "))
     if first["type"] == "extra_forbidden":
         return unknown(field, loc[-1], _fields_at(model, loc[:-1]))
     if first["type"] == "unknown_field":

@@ -247,6 +247,12 @@ def test_a_misspelled_key_is_refused_with_the_closest_field(text, field, hint):
     assert str(info.value) == f"{field}: unknown field; {hint}"
 
 
+def test_a_section_that_is_not_a_mapping_is_refused_without_class_names():
+    with pytest.raises(ConfigError) as info:
+        SweepSpec.from_text(BASE_SPEC + "budget: [1]\n")
+    assert str(info.value) == "budget: [1] is not allowed: Input should be a valid dictionary"
+
+
 def test_a_section_key_that_is_a_number_is_named_as_written():
     with pytest.raises(ConfigError, match=r"^budget\.1: unknown field"):
         SweepSpec.from_text(BASE_SPEC + "budget: {1: 3}\n")
