@@ -70,16 +70,25 @@ _ONLY_WHERE = {
 
 def applies(field: str, values: dict[str, Any]) -> bool:
     """Whether config field `field` means anything for the model `values` describes (its
-    `arch` and, where present, `gate_init` and `clip_norm`): `gate_init` does not for a
-    SimpleRNN, `recurrent_gain` not for a unitary cell, `forget_bias` not under chrono
-    gates (they set that bias themselves), `clip_mode` not without clipping."""
+    `arch` and, where present, `gate_init` and `clip_norm`): see `inapplicable`."""
+    return inapplicable(field, values) is None
+
+
+def inapplicable(field: str, values: dict[str, Any]) -> str | None:
+    """Why config field `field` means nothing for the model `values` describes, or None
+    where it applies: `gate_init` not for a SimpleRNN, `recurrent_gain` not for a unitary
+    cell, `forget_bias` not under chrono gates (they set that bias themselves),
+    `clip_mode` not without clipping. One clause: 'clip_mode applies only where ...'."""
     if field == "forget_bias" and values.get("gate_init") == "chrono":
-        return False
+        return "forget_bias does not apply under gate_init chrono, which sets that bias itself"
     if field == "clip_mode" and "clip_norm" in values and _is_off(values["clip_norm"]):
-        return False
+        return "clip_mode applies only where clip_norm is set, not where it is null (off)"
     arch = values.get("arch")
     flag = _ONLY_WHERE.get(field)
-    return flag is None or arch not in ARCHS or bool(getattr(ARCHS[arch], flag))
+    if flag is None or arch not in ARCHS or getattr(ARCHS[arch], flag):
+        return None
+    having = ", ".join(name for name, info in ARCHS.items() if getattr(info, flag))
+    return f"{field} applies only to {having}, not to {arch}"
 
 
 def _is_off(value: Any) -> bool:

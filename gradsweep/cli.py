@@ -93,6 +93,8 @@ def train(as_json: bool = False, **options: Any) -> None:
     # given is an explicit null.
     given = {k: v.value if isinstance(v, StrEnum) else v for k, v in options.items()}
     cfg = _parse_options({k: None if v is OFF else v for k, v in given.items() if v is not None})
+    if cfg.warning is not None:
+        err.print(f"warning: {cfg.warning}", markup=False, highlight=False)
     _quiet_tensorflow()
     from gradsweep.train import run_trial
 
@@ -119,24 +121,25 @@ def train(as_json: bool = False, **options: Any) -> None:
     _print_summary(result.summary())
 
 
-# What `train` reads as a spec's null for a field whose null means off (`Role.off`):
-# `--clip-norm off`, as the help says. Any case.
-OFF_WORDS = ("off", "none")
-OFF = object()  # an option given as off: an explicit null, unlike an option left out
+# An option whose field's null means off (`Role.off`) given as one of config.OFF_WORDS
+# (`--clip-norm off`, as a spec's `clip_norm: off`): an explicit null, unlike one left out.
+OFF = object()
 
 
 def _number_or_off(number: type) -> Any:
-    """A parser for an option whose null means off: a number of type `number`, or an OFF_WORDS word
-    (OFF); else one line naming the value and what is allowed (exit 2, via click)."""
+    """A parser for an option whose null means off: a number of type `number`, or a word
+    of config.OFF_WORDS in any case (OFF); else one line naming the value and what is
+    allowed (exit 2, via click)."""
 
     def parse(text: str) -> Any:
-        if isinstance(text, str) and text.strip().lower() in OFF_WORDS:
+        if config_module.means_off(text):
             return OFF
         try:
             return number(text)
         except (TypeError, ValueError):
             kind = "an integer" if number is int else "a number"
-            raise typer.BadParameter(f"{text!r}: expected {kind}, or off / none") from None
+            words = " / ".join(config_module.OFF_WORDS)
+            raise typer.BadParameter(f"{text!r}: expected {kind}, or {words}") from None
 
     return parse
 
@@ -168,7 +171,8 @@ def _option(name: str) -> inspect.Parameter:
     if kind is bool:
         flag += "/--no-" + flag.removeprefix("--")
     if parser is not None:
-        help_text += f" off or none (any case) = absent ({off})."
+        words = " or ".join(config_module.OFF_WORDS)
+        help_text += f" {words} (any case) = absent ({off})."
     option = typer.Option(flag, help=help_text, parser=parser, metavar=metavar)
     return inspect.Parameter(
         name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[kind, option], default=default
@@ -296,6 +300,8 @@ def validate(
         f"memory: at most about {info['memory_bytes'] / 2**30:,.1f} GiB per trial "
         "(TensorFlow's base, data, weights, optimizer and activations)"
     )
+    for line in info["warnings"]:
+        err.print(f"warning: {line}", markup=False, highlight=False)
     search = info["search"]
     if search:
         models = " × ".join(search["models"]) or "one model"
@@ -338,9 +344,11 @@ def launch(
     ] = False,
 ) -> int:
     """Run a spec's grid as Ray Tune trials (embedded local Ray unless --address)."""
-    from gradsweep.spec import SweepSpec
+    from gradsweep.spec import SweepSpec, warnings
 
     loaded = SweepSpec.from_yaml(spec)
+    for line in warnings(loaded.expand()):
+        err.print(f"warning: {line}", markup=False, highlight=False)
     from gradsweep import sweep  # the driver never imports TensorFlow: its workers do
 
     plan = sweep.prepare(

@@ -62,6 +62,12 @@ DEFAULT_GAP = 10  # for the tasks whose dependency axis is gap (recall, copy)
 # Validation checks per epoch when `eval_every` is left out: samples_to_solve then resolves
 # an eighth of an epoch (issue 24; H&S 1997 count sequences, not epochs).
 EVAL_CHECKS = 8
+# chrono's biases are log U[1, T_max - 1] (Tallec & Ollivier 2018, as `models._chrono_bias`
+# draws them): below T_max 3 the range is [1, 1] and every bias is log 1 = 0.
+CHRONO_T_MIN = 3
+CHRONO_DEGENERATE = (
+    "chrono's biases log U[1, T_max - 1] are then log U[1, 1] = 0 (Keras's forget bias is 1)"
+)
 # TensorFlow indexes tensors with int32: sizes beyond it cannot be gathered or sliced.
 INT32_MAX = 2**31 - 1
 
@@ -186,10 +192,9 @@ class TrialConfig(BaseModel):
     )
     chrono_t_max: Annotated[int | None, Role(shapes_init=True, off="dependency")] = Field(
         None,
-        ge=2,
         le=1_000_000,
-        description="chrono's T_max; absent = the trial's dependency length (gap for recall "
-        "and copy, seq_len for sum_sign and adding).",
+        description=f"chrono's T_max, {CHRONO_T_MIN} or more; absent = the trial's dependency "
+        "length (gap for recall and copy, seq_len for sum_sign and adding).",
     )
     clip_norm: Annotated[float | None, Role(off="off")] = Field(
         None,
@@ -348,6 +353,8 @@ class TrialConfig(BaseModel):
     def _t_max_of_chrono(cls, t_max: int | None, info: ValidationInfo) -> int | None:
         if t_max is not None and info.data.get("gate_init") != "chrono":
             raise ValueError("applies to gate_init chrono only; leave it out")
+        if t_max is not None and t_max < CHRONO_T_MIN:
+            raise ValueError(f"{CHRONO_T_MIN} or more: below it, {CHRONO_DEGENERATE}")
         return t_max
 
     @field_validator("momentum")
@@ -381,13 +388,27 @@ class TrialConfig(BaseModel):
         try:
             return cls(**values)
         except ValidationError as err:
-            raise from_validation_error(err, where) from None
+            raise from_validation_error(err, where, model=cls) from None
 
     @property
     def dependency_length(self) -> int:
         """The value of the task's dependency axis: gap for recall and copy (T), seq_len
         for sum_sign and adding. chrono's T_max and IndRNN's bound default to it."""
         return self.gap if tasks.get(self.task).uses_gap else self.seq_len
+
+    @property
+    def warning(self) -> str | None:
+        """One line on a valid config that does not do what its settings suggest, or None:
+        chrono gates whose T_max, the dependency length here, is below CHRONO_T_MIN."""
+        t_max = self.chrono_t_max or self.dependency_length
+        if self.gate_init != "chrono" or t_max >= CHRONO_T_MIN:
+            return None
+        axis = tasks.get(self.task).dependency_axis
+        return (
+            f"gate_init: chrono at {axis} {t_max} takes T_max {t_max}, below {CHRONO_T_MIN}: "
+            f"{CHRONO_DEGENERATE}; set chrono_t_max to {CHRONO_T_MIN} or more, or leave "
+            "chrono out there"
+        )
 
     @property
     def signal_position(self) -> int:
@@ -413,6 +434,15 @@ RANKABLE_FIELDS = tuple(name for name, r in ROLES.items() if r.rankable)
 INIT_FIELDS = tuple(name for name, r in ROLES.items() if r.shapes_init)
 # The fields where null means something (clipping off); everywhere else a spec's null is refused.
 NULL_MEANS_OFF = tuple(name for name, r in ROLES.items() if r.off is not None)
+# Words that mean null for those fields, in any case, in a spec (`clip_norm: off`; YAML 1.2
+# reads `off` as text) and in `train`'s options (`--clip-norm off`) alike.
+OFF_WORDS = ("off", "none")
+
+
+def means_off(value: Any) -> bool:
+    """Whether `value` is one of OFF_WORDS, in any case and with spaces around: the null of
+    a NULL_MEANS_OFF field written as a word."""
+    return isinstance(value, str) and value.strip().lower() in OFF_WORDS
 
 
 def option_name(field: str) -> str:

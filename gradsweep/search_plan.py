@@ -1,29 +1,28 @@
 """A spec's `search` block: its settings, and the checked plan a frontier search runs.
 
 A frontier walks each model up the levels of one axis and stops at the first level it
-fails, so the axis must be a swept, numeric config field whose larger values are harder
-(the dependency axis `gap` or `seq_len`, by default). Anything else, which the walk could
-not order or whose order means nothing (`arch`, a `null` clip, the seed), is refused in
-one line. Nothing here imports TensorFlow or Ray.
+fails, so the axis must be one whose larger values are harder: a task's dependency length
+(`gap` or `seq_len`; the spec's task's by default), swept, with numeric levels. Anything
+else is refused in one line: an axis the walk could not order (`arch`, a `null` clip, the
+seed), and a numeric one whose order is not one of difficulty (`lr`, `hidden`,
+`recurrent_gain`: a model can fail at a middle value and learn above it, and the walk
+would stop there). Nothing here imports TensorFlow or Ray.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from gradsweep.config import TrialConfig
 from gradsweep.errors import ConfigError
 from gradsweep.frontier_search import FrontierSearch
+from gradsweep.tasks import TASK_DEFS
 
-# Config fields whose values are numbers, so that levels have an order (bool is not one).
-NUMERIC_FIELDS = tuple(
-    name
-    for name, field in TrialConfig.model_fields.items()
-    if set(get_args(field.annotation) or [field.annotation]) - {type(None)} <= {int, float}
-)
+# The axes where larger is harder for every model: the tasks' dependency lengths (gap for
+# recall and copy, seq_len for sum_sign and adding), the question a frontier answers.
+FRONTIER_AXES = tuple(dict.fromkeys(task.dependency_axis for task in TASK_DEFS.values()))
 
 
 class Search(BaseModel):
@@ -64,10 +63,11 @@ def check_axis(axis: str, axes: dict[str, Any], model_keys: list[str]) -> None:
     usable = ", ".join(k for k, v in axes.items() if k != "seed" and _levels(k, v)) or "none"
     if axis == "seed":
         raise refuse(f"seeds repeat a level, they are not levels; this spec can search: {usable}")
-    if axis not in NUMERIC_FIELDS:
+    if axis not in FRONTIER_AXES:
         raise refuse(
-            "a frontier walks up a numeric axis where larger is harder (gap, seq_len); "
-            f"this spec can search: {usable}"
+            "a frontier walks up an axis where larger is harder for every model, a "
+            f"dependency length: {' or '.join(sorted(FRONTIER_AXES))}; this spec can search: "
+            f"{usable}"
         )
     if axis in model_keys:
         raise refuse("it is set inside models; give its levels as an axis of their own")
@@ -101,7 +101,7 @@ def _number(value: Any) -> bool:
 def _levels(axis: str, values: Any) -> bool:
     """Whether an axis could be a frontier's: numeric, two or more levels, all numbers."""
     return (
-        axis in NUMERIC_FIELDS
+        axis in FRONTIER_AXES
         and isinstance(values, list)
         and len(values) >= 2
         and all(map(_number, values))

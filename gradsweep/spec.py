@@ -1,5 +1,6 @@
-"""Sweep specs: YAML 1.2 (data only, read by `spec_yaml`) into a frozen, validated model,
-and the grid it expands to; no two of its points may be the same trial config.
+"""Sweep specs: YAML 1.2 (data only, read by `spec_yaml`) into a frozen, validated model:
+its sections and keys here, the grid it expands to in `spec_grid`, a search in
+`search_plan`.
 
 Every error is a `ConfigError` of one line naming the field path, the bad value and what is
 allowed. Nothing here imports TensorFlow or Ray.
@@ -7,11 +8,9 @@ allowed. Nothing here imports TensorFlow or Ray.
 
 from __future__ import annotations
 
-import functools
-import itertools
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -20,7 +19,6 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
-    TypeAdapter,
     ValidationError,
     field_validator,
 )
@@ -34,41 +32,24 @@ from gradsweep.config import (
     Task,
     TrialConfig,
     estimate_memory_bytes,
+    means_off,
 )
-from gradsweep.errors import ConfigError, from_validation_error
+from gradsweep.errors import (
+    ConfigError,
+    field_path,
+    part_error,
+    unknown_field,
+)
 from gradsweep.frontier_search import default_majority
 from gradsweep.search_plan import FrontierPlan, Search, check_axis
-from gradsweep.spec_yaml import explain, load_yaml
+from gradsweep.spec_grid import MODELS_AXIS, Grid, expand, refusal
+from gradsweep.spec_grid import parse_seq_len as parse_seq_len  # re-exported
+from gradsweep.spec_yaml import load_yaml
 
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"
 # Fields a spec may not sweep or fix, and the section that owns each (the budget's, or
 # resources', which set threads).
 NOT_SPEC_FIELDS = {name: r.section for name, r in ROLES.items() if r.section is not None}
-# An axis whose values are partial configs, for models that are combinations of fields
-# (Le et al.'s IRNN is arch rnn + activation relu + recurrent_init identity), so that a grid
-# need not cross fields that only make sense together.
-MODELS_AXIS = "models"
-
-# seq_len as an integer expression of gap: gap, gap+K, gap-K, K*gap, gap*K, K*gap+M.
-# A regular grammar, matched whole; numbers are bounded so nothing hostile can grow.
-_SEQ_LEN_EXPR = re.compile(
-    r"\s*(?:(?P<mul>\d{1,6})\s*\*\s*)?gap(?:\s*\*\s*(?P<mul2>\d{1,6}))?"
-    r"\s*(?:(?P<sign>[+-])\s*(?P<add>\d{1,6}))?\s*"
-)
-
-
-def parse_seq_len(expr: str) -> tuple[int, int]:
-    """`(a, b)` such that seq_len = a * gap + b, or ConfigError."""
-    match = _SEQ_LEN_EXPR.fullmatch(expr)
-    if match is None or (match["mul"] and match["mul2"]):
-        raise ConfigError(
-            f"axes.seq_len: {expr!r} is not allowed: use a list of integers or an expression "
-            "of gap such as gap+10, 2*gap, 2*gap+5",
-            "axes.seq_len",
-        )
-    mul = int(match["mul"] or match["mul2"] or 1)
-    add = int(match["add"] or 0) * (-1 if match["sign"] == "-" else 1)
-    return mul, add
 
 
 class Budget(BaseModel):
@@ -84,9 +65,6 @@ class Resources(BaseModel):
     gpus_per_trial: float = Field(0.0, ge=0, le=64, allow_inf_nan=False)
 
 
-AxisValues = Annotated[list[Any], Field(min_length=1)]
-
-
 class SweepSpec(BaseModel):
     """A sweep: fixed settings, axes whose product is the grid, budget and resources."""
 
@@ -94,7 +72,7 @@ class SweepSpec(BaseModel):
 
     name: StrictStr
     task: Task | None = None
-    axes: dict[str, AxisValues | str] = Field(min_length=1)
+    axes: dict[str, Any] = Field(min_length=1)
     fixed: dict[str, Any] = Field(default_factory=dict)
     budget: Budget = Budget()
     resources: Resources = Resources()
@@ -119,18 +97,17 @@ class SweepSpec(BaseModel):
         for key, values in axes.items():
             if key == MODELS_AXIS:
                 _check_models(values)
-                continue
-            _check_field_name(key, "axes")
-            if isinstance(values, str) and key != "seq_len":
-                raise ValueError(f"axis {key} must be a list of values")
-        return axes
+            else:
+                _check_field_name(key, (), "axes")
+                _check_axis(key, values)
+        return {key: _axis_off_as_null(key, values) for key, values in axes.items()}
 
     @field_validator("fixed")
     @classmethod
     def _known_fixed(cls, fixed: dict[str, Any]) -> dict[str, Any]:
         for key in fixed:
-            _check_field_name(key, "fixed")
-        return fixed
+            _check_field_name(key, (), "fixed")
+        return _off_as_null(fixed)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> SweepSpec:
@@ -149,10 +126,10 @@ class SweepSpec(BaseModel):
         data = load_yaml(raw, source)
         if not isinstance(data, dict):
             raise ConfigError(f"spec: {source} must be a YAML mapping of fields", "spec")
-        try:
-            spec = cls(**{str(k): v for k, v in data.items()})
+        try:  # keys as names: YAML reads `1:` as the number 1, a field that does not exist
+            spec = cls(**{str(k): _keys_as_names(v) for k, v in data.items()})
         except ValidationError as err:
-            raise refusal(err) from None
+            raise refusal(err, model=cls) from None
         spec.expand()  # every grid point is checked before anything runs
         spec.frontier_plan()  # and the search settings
         return spec
@@ -197,15 +174,66 @@ class SweepSpec(BaseModel):
         return self.model_dump()
 
 
+def _keys_as_names(section: Any) -> Any:
+    """A section's mapping with its keys as text, so an error names `budget.1`; other
+    values as they are."""
+    return {str(k): v for k, v in section.items()} if isinstance(section, dict) else section
+
+
+def _check_axis(key: str, values: Any) -> None:
+    """Refuse an axis that is not a list of one or more values (`seq_len` may be an
+    expression of gap)."""
+    if isinstance(values, str) and key == "seq_len":
+        return
+    if not isinstance(values, list):
+        such = f" (write [{values}])" if isinstance(values, int | float | str) else ""
+        or_expr = " or an expression of gap such as gap+10" if key == "seq_len" else ""
+        raise part_error((key,), f"an axis is a list of values{or_expr}{such}", values)
+    if not values:
+        raise part_error((key,), "an axis needs at least one value", values)
+
+
+_MODEL_EXAMPLE = "{arch: rnn, activation: relu, recurrent_init: identity}"
+
+
 def _check_models(values: Any) -> None:
-    if isinstance(values, str) or not all(isinstance(v, dict) and v for v in values):
-        raise ValueError(
+    """Refuse a models axis that is not a list of mappings of known config fields."""
+    if not isinstance(values, list) or not values:
+        raise part_error(
+            (MODELS_AXIS,),
             f"axis {MODELS_AXIS} must be a list of mappings of config fields, such as "
-            "{arch: rnn, activation: relu, recurrent_init: identity}"
+            f"[{_MODEL_EXAMPLE}]",
+            values,
         )
-    for model in values:
+    for i, model in enumerate(values):
+        if not isinstance(model, dict) or not model:
+            raise part_error(
+                (MODELS_AXIS, i),
+                f"a {MODELS_AXIS} entry is a mapping of config fields, such as {_MODEL_EXAMPLE}",
+                model,
+            )
         for key in model:
-            _check_field_name(key, f"axes.{MODELS_AXIS}")
+            _check_field_name(key, (MODELS_AXIS, i), field_path("axes", MODELS_AXIS, i))
+
+
+def _null_if_off(key: str, value: Any) -> Any:
+    """None for `off`, `none` (any case; `config.OFF_WORDS`) where the field's null means
+    off, as `train --clip-norm off` reads them; else the value as written."""
+    return None if key in NULL_MEANS_OFF and means_off(value) else value
+
+
+def _off_as_null(values: dict[str, Any]) -> dict[str, Any]:
+    """A mapping of config fields (fixed, a models entry) with its off words read as null."""
+    return {key: _null_if_off(key, value) for key, value in values.items()}
+
+
+def _axis_off_as_null(key: str, values: list[Any] | str) -> list[Any] | str:
+    """An axis with its off words read as null (a models axis: in each entry)."""
+    if isinstance(values, str):
+        return values
+    if key == MODELS_AXIS:
+        return [_off_as_null(model) for model in values]
+    return [_null_if_off(key, value) for value in values]
 
 
 def _model_keys(models: list[dict[str, Any]]) -> list[str]:
@@ -213,160 +241,14 @@ def _model_keys(models: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(key for model in models for key in model))
 
 
-def _check_field_name(key: Any, section: str) -> None:
+def _check_field_name(key: str, path: tuple[str | int, ...], section: str) -> None:
+    """Refuse a key of `section` (its `path` under the validated field) that is not a
+    field a spec may set there."""
     if key in NOT_SPEC_FIELDS:
-        raise ValueError(f"{key} belongs in {NOT_SPEC_FIELDS[key]}, not {section}")
+        raise part_error((*path, key), f"belongs in {NOT_SPEC_FIELDS[key]}, not {section}")
     if key not in SPEC_FIELDS:
-        raise ValueError(f"unknown field {key!r}; allowed: {', '.join(SPEC_FIELDS)}")
-
-
-def refusal(err: ValidationError, prefix: str = "") -> ConfigError:
-    """`from_validation_error`'s line, plus why the value was read as it was where YAML
-    1.2's reading is the likely cause (`on` is text, `1e4` a float)."""
-    line = from_validation_error(err, prefix)
-    first = err.errors(include_url=False)[0]
-    field = str(line.field).rsplit(".", 1)[-1]
-    why = explain(first.get("input"), first["type"], field in NULL_MEANS_OFF)
-    return ConfigError(str(line) + why, line.field) if why else line
-
-
-class Grid(BaseModel):
-    """An expanded spec: the trial configs to run and the infeasible points skipped."""
-
-    model_config = ConfigDict(frozen=True)
-    trials: list[TrialConfig]
-    skipped: list[dict[str, Any]]
-
-
-@functools.cache
-def _adapter(key: str) -> TypeAdapter:
-    """A validator of one TrialConfig field on its own (built once: it takes milliseconds)."""
-    field = TrialConfig.model_fields[key]
-    return TypeAdapter(Annotated[field.annotation, field])
-
-
-def _check_values(spec: SweepSpec) -> None:
-    """Each axis and fixed value against its TrialConfig field, named by its spec path."""
-    models = spec.axes.get(MODELS_AXIS, [])
-    sections = [("axes", spec.axes), ("fixed", spec.fixed)]
-    sections += [(f"axes.{MODELS_AXIS}[{i}]", model) for i, model in enumerate(models)]
-    for section, values in sections:
-        for key, value in values.items():
-            if section == "axes" and (isinstance(value, str) or key == MODELS_AXIS):
-                continue
-            adapter = _adapter(key)
-            for item in value if section == "axes" else [value]:
-                if item is None and key not in NULL_MEANS_OFF:
-                    raise ConfigError(
-                        f"{section}.{key}: null is not allowed: only "
-                        f"{', '.join(NULL_MEANS_OFF)} take null (off, or as the default)",
-                        f"{section}.{key}",
-                    )
-                try:  # strict: a YAML `true` is not 1, a string is not a number
-                    adapter.validate_python(item, strict=True)
-                except ValidationError as err:
-                    raise refusal(err, f"{section}.{key}") from None
-    for i, model in enumerate(models):
-        again = sorted(set(model) & (set(spec.axes) | set(spec.fixed)))
-        if again:
-            raise ConfigError(
-                f"axes.{MODELS_AXIS}[{i}].{again[0]}: is also an axis or fixed; give it in "
-                "one place",
-                f"axes.{MODELS_AXIS}",
-            )
-
-
-def expand(spec: SweepSpec) -> Grid:
-    """Expand the product of the axes into validated TrialConfigs."""
-    _check_values(spec)
-    overlap = sorted(set(spec.axes) & set(spec.fixed))
-    if overlap:
-        raise ConfigError(f"fixed.{overlap[0]}: is also an axis; give it in one place", overlap[0])
-    if spec.task is not None and "task" in spec.axes | spec.fixed:
-        raise ConfigError("task: given at the top and in axes/fixed; give it in one place", "task")
-    expr = spec.axes.get("seq_len")
-    seq_len_of = None
-    if isinstance(expr, str):
-        if "gap" not in spec.axes and "gap" not in spec.fixed:
-            raise ConfigError("axes.seq_len: an expression of gap needs gap in axes or fixed")
-        mul, add = parse_seq_len(expr)
-        seq_len_of = lambda gap: mul * gap + add  # noqa: E731
-    names = [k for k in spec.axes if not (k == "seq_len" and seq_len_of)]
-    base = {"task": spec.task, **spec.fixed, **spec.budget.model_dump()}
-    base = {k: v for k, v in base.items() if v is not None}
-    trials, skipped, origins = [], [], []
-    for combo in itertools.product(*(range(len(spec.axes[k])) for k in names)):
-        point = {k: spec.axes[k][i] for k, i in zip(names, combo, strict=True)}
-        point = {**point.pop(MODELS_AXIS, {}), **point}  # a model's fields are its point's
-        values = {**base, **point}
-        if seq_len_of is not None and values.get("gap") is not None:
-            values["seq_len"] = seq_len_of(values["gap"])
-        if _infeasible(values):
-            skipped.append({k: values.get(k) for k in ("task", "gap", "seq_len")})
-            continue
-        trials.append(_trial(values, point))
-        origins.append(combo)
-    _refuse_same_trials(spec, names, trials, origins)
-    if skipped and not spec.skip_infeasible:
-        shown = ", ".join(f"(gap={p['gap']}, seq_len={p['seq_len']})" for p in skipped[:3])
-        more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
-        raise ConfigError(
-            f"axes: {len(skipped)} grid point(s) have gap >= seq_len: {shown}{more}; "
-            "make seq_len larger or set skip_infeasible: true to skip them",
-            "axes",
-        )
-    if not trials:
-        raise ConfigError("axes: every grid point is infeasible; nothing would run", "axes")
-    return Grid(trials=trials, skipped=skipped)
-
-
-def _refuse_same_trials(
-    spec: SweepSpec, names: list[str], trials: list[TrialConfig], origins: list[tuple[int, ...]]
-) -> None:
-    """Refuse two grid points that validate to the same trial config (`[1, 1.0]`,
-    `[0.001, 1e-3]`, a models entry that spells out a default), naming where they differ:
-    the copies would share one seed slot of a frontier level, or count twice in a grid."""
-    seen: dict[tuple, int] = {}
-    for i, trial in enumerate(trials):
-        first = seen.setdefault(tuple(trial.model_dump().values()), i)
-        if first == i:
-            continue
-        differ = [
-            (k, a, b) for k, a, b in zip(names, origins[first], origins[i], strict=True) if a != b
-        ]
-        left = ", ".join(_item(spec, k, a) for k, a, _ in differ)
-        right = ", ".join(_item(spec, k, b) for k, _, b in differ)
-        where = ", ".join(f"axes.{k}" for k, _, _ in differ)
-        raise ConfigError(
-            f"{where}: {left} and {right} give the same trial config; keep one of them",
-            where.split(", ")[0],
-        )
-
-
-def _item(spec: SweepSpec, axis: str, at: int) -> str:
-    """An axis value as the spec gave it, and its place: `1.0 (item 2)`."""
-    value = spec.axes[axis][at]
-    if axis == MODELS_AXIS:
-        value = "{" + ", ".join(f"{k}: {v!r}" for k, v in value.items()) + "}"
-    return f"{value if axis == MODELS_AXIS else repr(value)} (item {at + 1})"
-
-
-def _infeasible(values: dict[str, Any]) -> bool:
-    gap, seq_len = values.get("gap"), values.get("seq_len", TrialConfig().seq_len)
-    task = values.get("task", "recall")
-    return task == "recall" and isinstance(gap, int) and isinstance(seq_len, int) and gap >= seq_len
-
-
-def _trial(values: dict[str, Any], point: dict[str, Any]) -> TrialConfig:
-    """Validate one grid point, naming the spec section that holds the offending value."""
-    try:
-        return TrialConfig(**values)
-    except ValidationError as err:
-        field = str(err.errors()[0]["loc"][0]) if err.errors()[0]["loc"] else ""
-        section = "axes" if field in point else "fixed"
-        if field == "gap" and "gap" not in point and "task" in point:
-            section = "axes"
-        raise refusal(err, section) from None
+        allowed = (*SPEC_FIELDS, MODELS_AXIS) if path == () and section == "axes" else SPEC_FIELDS
+        raise unknown_field((*path, key), allowed)
 
 
 def describe(spec: SweepSpec, grid: Grid) -> dict[str, Any]:
@@ -381,8 +263,14 @@ def describe(spec: SweepSpec, grid: Grid) -> dict[str, Any]:
         "resources": spec.resources.model_dump(),
         "estimate_cpu_hours": sum(estimate_seconds(t) for t in grid.trials) / 3600,
         "memory_bytes": max(estimate_memory_bytes(t) for t in grid.trials),
+        "warnings": warnings(grid),
         "search": _describe_search(spec, grid),
     }
+
+
+def warnings(grid: Grid) -> list[str]:
+    """The grid's trials' one-line warnings (`TrialConfig.warning`), each once."""
+    return list(dict.fromkeys(t.warning for t in grid.trials if t.warning is not None))
 
 
 def _describe_search(spec: SweepSpec, grid: Grid) -> dict[str, Any] | None:

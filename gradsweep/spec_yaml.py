@@ -139,7 +139,7 @@ def explain(value: Any, error_type: str = "", null_means_off: bool = False) -> s
     if isinstance(value, str) and wanted_scalar:
         if value in YAML11_BOOLS:
             if null_means_off:
-                return f" (YAML 1.2 reads {value} as text: write null for off)"
+                return f" (YAML 1.2 reads {value} as text: write off, none or null for off)"
             return f" (YAML 1.2 reads {value} as text, not a boolean: write true or false)"
         if _SEXAGESIMAL.fullmatch(value):
             return f" (YAML 1.2 reads {value} as text: it has no base-60 numbers)"

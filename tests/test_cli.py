@@ -31,6 +31,18 @@ def run(capsys, *argv):
     return code, captured.out, captured.err
 
 
+def test_validate_prints_a_warning_line_and_exits_0(capsys, tmp_path):
+    spec = tmp_path / "chrono.yaml"
+    spec.write_text(
+        "name: c\ntask: recall\naxes: {gap: [2, 4], seq_len: gap+3}\n"
+        "fixed: {arch: lstm, gate_init: chrono}\n"
+    )
+    code, out, err = run(capsys, "validate", str(spec))
+    assert code == 0 and "c: 2 trials" in out
+    assert err.startswith("warning: gate_init: chrono at gap 2 takes T_max 2, below 3")
+    assert len(err.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize(
     ("argv", "names"),
     [

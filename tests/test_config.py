@@ -13,6 +13,29 @@ def test_config_rejects_unknown_fields_and_defaults_gap():
         TrialConfig.parse({"gap": 12, "seq_len": 12})
 
 
+def test_a_misspelled_config_field_is_refused_with_the_closest_field():
+    with pytest.raises(ConfigError) as info:
+        TrialConfig.parse({"seq_length": 20})
+    assert str(info.value) == "seq_length: unknown field; did you mean seq_len?"
+
+
+@pytest.mark.parametrize(
+    ("values", "warned"),
+    [
+        ({"gap": 2, "seq_len": 5}, "gate_init: chrono at gap 2 takes T_max 2, below 3: "),
+        ({"task": "adding", "seq_len": 2}, "gate_init: chrono at seq_len 2 takes T_max 2, "),
+        ({"gap": 3, "seq_len": 5}, None),
+        ({"gap": 2, "seq_len": 5, "chrono_t_max": 3}, None),
+    ],
+)
+def test_chrono_at_a_dependency_length_below_3_is_warned_of(values, warned):
+    cfg = TrialConfig(arch="gru", gate_init="chrono", **values)
+    assert (cfg.warning or "")[: len(warned or "")] == (warned or "")
+    assert (cfg.warning is None) == (warned is None)
+    keras = {k: v for k, v in values.items() if k != "chrono_t_max"}
+    assert TrialConfig(arch="gru", **keras).warning is None  # keras gates: nothing to say
+
+
 def test_signal_position_is_the_recalled_input():
     cfg = TrialConfig(gap=3, seq_len=8)
     assert cfg.signal_position == 8 - 3 - 1  # y = x[seq_len - gap - 1]
@@ -139,6 +162,10 @@ def test_an_arch_fills_in_its_own_activation_and_init_unless_given():
         ({"arch": "rnn", "activation": "modrelu"}, r"^activation: 'modrelu' is not allowed"),
         ({"arch": "rnn", "recurrent_init": "orthogonal_fused"}, r"^recurrent_init: .* rnn takes"),
         ({"arch": "gru", "gate_init": "chrono", "chrono_t_max": 1}, r"^chrono_t_max: 1 "),
+        (
+            {"arch": "lstm", "gate_init": "chrono", "chrono_t_max": 2},
+            r"^chrono_t_max: 2 is not allowed: 3 or more: .*log U\[1, 1\] = 0",
+        ),
         ({"arch": "gru", "chrono_t_max": 40}, r"^chrono_t_max: 40 .* gate_init chrono only"),
         ({"arch": "indrnn", "gate_init": "chrono"}, r"^gate_init: 'chrono' .* indrnn has no"),
         ({"arch": "lstm", "gate_init": "chrono", "forget_bias": 5.0}, r"chrono sets the forget"),

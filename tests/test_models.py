@@ -184,6 +184,13 @@ def test_chrono_sets_forget_bias_log_uniform_and_input_bias_its_negative(arch):
     assert np.all((f >= 0) & (f <= np.log(29) + 1e-6)) and f.max() > np.log(15)
 
 
+@pytest.mark.parametrize("gap", [1, 2])
+def test_chrono_below_t_max_3_gives_all_zero_biases_as_its_warning_says(gap):
+    cfg = TrialConfig(arch="lstm", hidden=8, gap=gap, seq_len=5, gate_init="chrono")
+    assert "log U[1, 1] = 0" in cfg.warning
+    np.testing.assert_array_equal(build_model(cfg).get_layer("recurrent").cell.bias.numpy(), 0)
+
+
 def test_chrono_t_max_overrides_the_dependency_length():
     cfg = TrialConfig(arch="lstm", hidden=50, gap=30, seq_len=40, gate_init="chrono",
                       chrono_t_max=3)  # fmt: skip

@@ -56,20 +56,23 @@ def test_hostile_seq_len_expressions_are_refused(expr):
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        (BASE_SPEC.replace("arch:", "colour:"), "axes: .*unknown field 'colour'"),
+        (BASE_SPEC.replace("arch:", "colour:"), r"^axes\.colour: unknown field; allowed: task,"),
         (BASE_SPEC.replace("[rnn, lstm]", "[]"), "axes.arch"),
-        (BASE_SPEC.replace("[rnn, lstm]", "[rnn, transformer]"), "axes.arch: 'transformer'"),
+        (BASE_SPEC.replace("[rnn, lstm]", "[rnn, transformer]"), r"^axes\.arch\[1\]: 'transf"),
         (BASE_SPEC.replace("hidden: 8", "hidden: -8"), "fixed.hidden: -8 is not allowed"),
         (BASE_SPEC.replace("hidden: 8", "hidden: eight"), "fixed.hidden: 'eight'"),
         (BASE_SPEC.replace("gap+3", "gap-3"), "axes: 4 grid point\\(s\\) have gap >= seq_len"),
         (BASE_SPEC.replace("gap+3", "gap**2"), "axes.seq_len"),
         (
             BASE_SPEC.replace("task: recall", "task: sum_sign"),
-            "axes.gap: .*does not apply to sum_sign",
+            r"^axes\.gap\[0\]: 2 is not allowed: .*does not apply to sum_sign",
         ),
         (BASE_SPEC + "extra: 1\n", "extra: unknown field"),
         (BASE_SPEC.replace("name: t", "name: ../up"), "name: '../up' is not allowed"),
-        (BASE_SPEC.replace("fixed: {hidden: 8}", "fixed: {max_epochs: 3}"), "belongs in budget"),
+        (
+            BASE_SPEC.replace("fixed: {hidden: 8}", "fixed: {max_epochs: 3}"),
+            r"^fixed\.max_epochs: belongs in budget, not fixed$",
+        ),
         (BASE_SPEC.replace("fixed: {hidden: 8}", "fixed: {gap: 3}"), "fixed.gap: is also an axis"),
         (BASE_SPEC + "budget: {max_epochs: 0}\n", "budget.max_epochs: 0"),
         (BASE_SPEC.replace("[2, 4]", "[2, 2]"), r"axes.gap: 2 \(item 1\) and 2 \(item 2\) give"),
@@ -172,16 +175,87 @@ fixed: {hidden: 4}
 @pytest.mark.parametrize(
     ("change", "match"),
     [
-        (("arch: gru}", "arch: gru, activation: relu}"), "axes.activation: .*relu: rnn and indrnn"),
-        (("arch: gru}", "colour: red}"), "axes: .*unknown field 'colour'"),
-        (("- {arch: gru}", "- gru"), "axes: .*axis models must be a list of mappings"),
-        (("hidden: 4}", "hidden: 4, arch: lstm}"), r"axes.models\[0\].arch: is also"),
-        (("arch: gru}", "arch: gru, max_epochs: 3}"), "max_epochs belongs in budget"),
+        (
+            ("arch: gru}", "arch: gru, activation: relu}"),
+            r"^axes\.models\[1\]\.activation: 'relu' .*relu: rnn and indrnn",
+        ),
+        (("arch: gru}", "colour: red}"), r"^axes\.models\[1\]\.colour: unknown field"),
+        (("- {arch: gru}", "- gru"), r"^axes\.models\[1\]: 'gru' .*a models entry is a mapping"),
+        (("hidden: 4}", "hidden: 4, arch: lstm}"), r"^axes\.models\[0\]\.arch: is also"),
+        (
+            ("arch: gru}", "arch: gru, max_epochs: 3}"),
+            r"^axes\.models\[1\]\.max_epochs: belongs in budget, not axes\.models\[1\]$",
+        ),
+        (("arch: gru}", "arch: gru, hidden: -4}"), r"^axes\.models\[1\]\.hidden: -4 is not"),
+        (
+            ("arch: gru}", "arch: gru, train_size: 8, batch_size: 16}"),
+            r"^axes\.models\[1\]\.train_size: 8 is not allowed: smaller than batch_size 16",
+        ),
     ],
 )
 def test_bad_models_axes_are_one_line_errors(change, match):
     with pytest.raises(ConfigError, match=match):
         SweepSpec.from_text(MODELS_SPEC.replace(*change))
+
+
+@pytest.mark.parametrize(
+    ("axes", "match"),
+    [
+        ("gap: [2, 4, two]", r"^axes\.gap\[2\]: 'two' is not allowed: .*valid integer$"),
+        ("gap: [2, 4.5]", r"^axes\.gap\[1\]: 4\.5 is not allowed"),
+        ("gap: 4", r"^axes\.gap: 4 is not allowed: an axis is a list of values \(write \[4\]\)$"),
+        ("gap: []", r"^axes\.gap: \[\] is not allowed: an axis needs at least one value$"),
+        ("gap: {a: 1}", r"^axes\.gap: \{'a': 1\} is not allowed: an axis is a list of values$"),
+        ("gap: [2, 4]\n  lr: [0.1, null]", r"^axes\.lr\[1\]: null is not allowed"),
+        ("gap: [2, 4]\n  models: {arch: gru}", r"^axes\.models: \{'arch': 'gru'\} is not allowed"),
+        ("gap: [2, 4]\n  7: [1]", r"^axes\.7: unknown field"),
+    ],
+)
+def test_errors_name_the_value_where_the_spec_writes_it(axes, match):
+    """No pydantic location (`axes.gap.list[any]`, `axes.1.[key]`): the path as written."""
+    text = SAME_BASE.replace("gap: [2, 4]\n  seq_len: gap+3\n  AXIS", f"{axes}\n  seq_len: [9]")
+    with pytest.raises(ConfigError, match=match) as info:
+        SweepSpec.from_text(text)
+    assert "list[" not in str(info.value) and "[key]" not in str(info.value)
+
+
+MODELS_TYPO = "models: [{arch: rnn}, {arch: lstm, hiden: 4}]"
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "hint"),
+    [
+        (BASE_SPEC.replace("arch:", "Arch:"), "axes.Arch", "did you mean arch?"),
+        (BASE_SPEC.replace("arch:", "modles:"), "axes.modles", "did you mean models?"),
+        (BASE_SPEC.replace("hidden: 8", "hiden: 8"), "fixed.hiden", "did you mean hidden?"),
+        (BASE_SPEC.replace("hidden: 8", "clipnorm: 1"), "fixed.clipnorm",
+         "did you mean clip_norm?"),
+        (BASE_SPEC.replace("axes:", "axs:"), "axs", "did you mean axes?"),
+        (BASE_SPEC + "max_trails: 9\n", "max_trails", "did you mean max_trials?"),
+        (BASE_SPEC + "budget: {max_epoch: 3}\n", "budget.max_epoch", "did you mean max_epochs?"),
+        (BASE_SPEC + "search: {methd: grid}\n", "search.methd", "did you mean method?"),
+        (BASE_SPEC + "resources: {cpu_per_trial: 2}\n", "resources.cpu_per_trial",
+         "did you mean cpus_per_trial?"),
+        (BASE_SPEC.replace("arch: [rnn, lstm]", MODELS_TYPO), "axes.models[1].hiden",
+         "did you mean hidden?"),
+        (BASE_SPEC + "budget: {zzz: 3}\n", "budget.zzz", "allowed: max_epochs, solve_threshold"),
+    ],
+)  # fmt: skip
+def test_a_misspelled_key_is_refused_with_the_closest_field(text, field, hint):
+    with pytest.raises(ConfigError) as info:
+        SweepSpec.from_text(text)
+    assert str(info.value) == f"{field}: unknown field; {hint}"
+
+
+def test_a_section_that_is_not_a_mapping_is_refused_without_class_names():
+    with pytest.raises(ConfigError) as info:
+        SweepSpec.from_text(BASE_SPEC + "budget: [1]\n")
+    assert str(info.value) == "budget: [1] is not allowed: Input should be a valid dictionary"
+
+
+def test_a_section_key_that_is_a_number_is_named_as_written():
+    with pytest.raises(ConfigError, match=r"^budget\.1: unknown field"):
+        SweepSpec.from_text(BASE_SPEC + "budget: {1: 3}\n")
 
 
 def test_models_axis_entries_become_the_trials_fields():
@@ -283,6 +357,40 @@ def test_grid_points_that_give_the_same_trial_config_are_refused(axis, match):
     assert "\n" not in str(info.value)
 
 
+CLIP_MODE_SAME = r"give the same trial config: clip_mode applies only where clip_norm is set"
+
+
+@pytest.mark.parametrize(
+    ("axis", "match"),
+    [
+        (
+            "clip_norm: [null, 1]\n  clip_mode: [global_norm, value]",
+            r"^axes\.clip_mode: 'global_norm' \(item 1\) and 'value' \(item 2\) ",
+        ),
+        (
+            "clip_norm: [off, 1]\n  clip_mode: [value, per_variable]",
+            r"^axes\.clip_mode: 'value' \(item 1\) and 'per_variable' \(item 2\) ",
+        ),
+        (
+            "models: [{clip_norm: null, clip_mode: value}, {clip_norm: null}]",
+            r"^axes\.models: \{clip_norm: null, clip_mode: 'value'\} \(item 1\) and "
+            r"\{clip_norm: null\} \(item 2\) ",
+        ),
+    ],
+)
+def test_a_clip_mode_that_collapses_without_clipping_says_why(axis, match):
+    with pytest.raises(ConfigError, match=match + CLIP_MODE_SAME) as info:
+        SweepSpec.from_text(SAME_BASE.replace("AXIS", axis))
+    assert "\n" not in str(info.value)
+
+
+def test_clip_modes_paired_with_a_clip_in_models_entries_are_kept():
+    models = "models: [{clip_norm: null}, {clip_norm: 1, clip_mode: value}, {clip_norm: 1}]"
+    trials = SweepSpec.from_text(SAME_BASE.replace("AXIS", models)).expand().trials
+    modes = [(t.clip_norm, t.clip_mode) for t in trials if t.gap == 2]
+    assert modes == [(None, "global_norm"), (1.0, "value"), (1.0, "global_norm")]
+
+
 def test_a_models_entry_equal_to_a_task_default_is_refused():
     text = """
 name: c
@@ -307,22 +415,25 @@ def test_distinct_values_that_look_alike_are_kept():
     assert sorted({t.lr for t in spec.expand().trials}) == [0.001, 0.0010001, 0.01]
 
 
+NOT_DIFFICULTY = (
+    r"an axis where larger is harder for every model, a dependency length: gap or seq_len"
+)
+
+
 @pytest.mark.parametrize(
     ("axes", "search", "match"),
     [
-        ("clip_norm: [null, 0.5, 1.0]", "axis: clip_norm", r"axes\.clip_norm lists null"),
-        ("arch: [gru, lstm, rnn]", "axis: arch", r"'arch' is not allowed: .*numeric axis"),
-        ("recurrent_init: [orthogonal, identity]", "axis: recurrent_init", "numeric axis"),
-        ("optimizer: [adam, sgd]", "axis: optimizer", "numeric axis"),
-        ("diagnostics: [true, false]", "axis: diagnostics", r"'diagnostics' .*numeric axis"),
+        ("clip_norm: [null, 0.5, 1.0]", "axis: clip_norm", r"'clip_norm' is not allowed: .*gap or"),
+        ("arch: [gru, lstm, rnn]", "axis: arch", r"'arch' is not allowed: .*dependency length"),
+        ("recurrent_init: [orthogonal, identity]", "axis: recurrent_init", "dependency length"),
+        ("optimizer: [adam, sgd]", "axis: optimizer", "dependency length"),
+        ("diagnostics: [true, false]", "axis: diagnostics", r"'diagnostics' .*dependency length"),
         ("hidden: [4, 8]", "axis: seed", r"'seed' is not allowed: seeds repeat a level"),
-        ("models: [{hidden: 4}, {hidden: 8}]", "axis: hidden", "it is set inside models"),
-        ("hidden: [4, 8]", "axis: lr", r"'lr' is not allowed: it must be a swept axis"),
-        ("hidden: [4, 8]", "axis: colour", r"'colour' is not allowed: .*can search: hidden, gap$"),
+        ("hidden: [4, 8]", "axis: colour", r"'colour' is not allowed: .*can search: gap$"),
         ("hidden: [4, 8]", "axis: seq_len", "expression of gap"),
     ],
 )
-def test_a_frontier_axis_must_be_a_swept_numeric_field(axes, search, match):
+def test_a_frontier_axis_must_be_a_swept_dependency_length(axes, search, match):
     text = SEARCH_SPEC.replace("arch: [rnn]", axes).replace(
         "{SEARCH}", f"{{method: frontier, {search}}}"
     )
@@ -331,12 +442,39 @@ def test_a_frontier_axis_must_be_a_swept_numeric_field(axes, search, match):
     assert "\n" not in str(info.value)
 
 
-def test_a_frontier_over_another_numeric_axis_is_planned():
-    text = SEARCH_SPEC.replace("arch: [rnn]", "hidden: [8, 4]").replace(
-        "{SEARCH}", "{method: frontier, axis: hidden}"
+@pytest.mark.parametrize(
+    "axes",
+    ["hidden: [4, 8, 16]", "lr: [0.0001, 0.001, 0.01]", "recurrent_gain: [0.5, 1.0, 1.5]"],
+)
+def test_a_frontier_over_a_numeric_axis_that_is_not_a_difficulty_is_refused(axes):
+    """A model can fail at a middle hidden size, learning rate or gain and learn above it:
+    the walk would stop there, so it is refused, naming the axes it can walk."""
+    axis = axes.split(":")[0]
+    text = SEARCH_SPEC.replace("arch: [rnn]", axes).replace(
+        "{SEARCH}", f"{{method: frontier, axis: {axis}}}"
     )
-    plan = SweepSpec.from_text(text).frontier_plan()
-    assert (plan.axis, plan.model_fields, plan.majority) == ("hidden", ["gap"], 2)
+    with pytest.raises(ConfigError) as info:
+        SweepSpec.from_text(text)
+    assert str(info.value) == (
+        f"search.axis: {axis!r} is not allowed: a frontier walks up an axis where larger is "
+        "harder for every model, a dependency length: gap or seq_len; this spec can search: gap"
+    )
+
+
+ADDING_SEARCH = "name: a\ntask: adding\naxes:\n  AXES\n  seed: [0, 1]\nsearch: {method: frontier}\n"
+
+
+@pytest.mark.parametrize(
+    ("axes", "match"),
+    [
+        ("models: [{seq_len: 4}, {seq_len: 8}]", "it is set inside models"),
+        ("hidden: [4, 8]\n  models: [{seq_len: 4}]", "it is set inside models"),
+        ("hidden: [4, 8]", r"it must be a swept axis; this spec can search: none$"),
+    ],
+)
+def test_a_dependency_axis_not_swept_as_an_axis_is_refused(axes, match):
+    with pytest.raises(ConfigError, match=r"^search\.axis: 'seq_len' is not allowed: " + match):
+        SweepSpec.from_text(ADDING_SEARCH.replace("AXES", axes))
 
 
 @pytest.mark.parametrize(
@@ -351,6 +489,18 @@ def test_a_frontier_over_another_numeric_axis_is_planned():
 def test_the_default_frontier_axis_is_the_tasks_dependency_axis(task, axes, expected):
     text = f"name: x\ntask: {task}\naxes:\n  {axes}\n  seed: [0, 1]\nsearch: {{method: frontier}}\n"
     assert SweepSpec.from_text(text).frontier_plan().axis == expected
+
+
+def test_validate_warns_once_of_chrono_where_its_dependency_length_is_below_3():
+    text = SAME_BASE.replace("gap: [2, 4]", "gap: [1, 2, 4]").replace(
+        "AXIS", "models: [{arch: lstm, gate_init: chrono}, {arch: gru, gate_init: chrono}]"
+    )
+    spec = SweepSpec.from_text(text)  # a warning, not an error
+    lines = describe(spec, spec.expand())["warnings"]
+    assert [line.split(",")[0] for line in lines] == [
+        "gate_init: chrono at gap 1 takes T_max 1",
+        "gate_init: chrono at gap 2 takes T_max 2",
+    ]
 
 
 def test_a_tiny_trials_estimate_covers_its_measured_fixed_cost():

@@ -104,7 +104,8 @@ def test_numbers_written_as_people_write_them_build_trials(fixed, field, value):
         ("diagnostics: on", r"fixed\.diagnostics: 'on' .*YAML 1\.2 reads on as text.*true or"),
         ("diagnostics: yes", r"'yes' .*YAML 1\.2 reads yes as text, not a boolean"),
         ("diagnostics: 1", r"fixed\.diagnostics: 1 is not allowed: Input should be a valid bool"),
-        ("clip_norm: off", r"fixed\.clip_norm: 'off' .*YAML 1\.2 reads off as text: write null"),
+        ("clip_norm: no", r"fixed\.clip_norm: 'no' .*reads no as text: write off, none or null"),
+        ("hidden: off", r"fixed\.hidden: 'off' is not allowed"),
         ("clip_norm: true", r"fixed\.clip_norm: True is not allowed"),
         ("hidden: 1:30", r"'1:30' .*YAML 1\.2 reads 1:30 as text: it has no base-60 numbers"),
         ("train_size: 1e4", r"10000\.0 is not allowed: .*integer \(.*float: write 10000\)"),
@@ -121,6 +122,27 @@ def test_values_yaml_1_2_reads_otherwise_are_refused_saying_what_was_read(fixed,
     with pytest.raises(ConfigError, match=match) as info:
         SweepSpec.from_text(text)
     assert "\n" not in str(info.value)
+
+
+OFF_SPEC = """
+name: o
+task: recall
+axes:
+  arch: [lstm]
+  gap: [2, 4]
+  seq_len: gap+3
+  clip_norm: [WORD, 1.0]
+  models: [{gate_init: chrono, chrono_t_max: WORD}]
+fixed: {recurrent_gain: WORD}
+"""
+
+
+@pytest.mark.parametrize("word", ["off", "Off", "OFF", "none", "None", "NONE"])
+def test_off_words_are_null_where_null_means_off_as_train_reads_them(word):
+    """`clip_norm: off` (axes, fixed, a models entry) is null, as `--clip-norm off` is."""
+    trials = SweepSpec.from_text(OFF_SPEC.replace("WORD", word)).expand().trials
+    assert [t.clip_norm for t in trials] == [None, 1.0, None, 1.0]
+    assert {(t.recurrent_gain, t.chrono_t_max) for t in trials} == {(None, None)}
 
 
 def test_a_bool_setting_written_on_is_refused_saying_why():
@@ -177,8 +199,8 @@ def test_a_directive_for_yaml_1_2_is_accepted():
 
 
 def test_strict_validation_holds_a_yaml_true_is_not_1():
-    with pytest.raises(ConfigError, match=r"axes\.seed: True is not allowed"):
+    with pytest.raises(ConfigError, match=r"^axes\.seed\[0\]: True is not allowed"):
         SweepSpec.from_text(BASE_SPEC.replace("gap: [2, 4]", "gap: [2, 4]\n  seed: [true, 2]"))
-    with pytest.raises(ConfigError, match=r"axes\.hidden: '8' is not allowed.*as 8\)"):
+    with pytest.raises(ConfigError, match=r"^axes\.hidden\[0\]: '8' is not allowed.*as 8\)"):
         text = BASE_SPEC.replace("gap: [2, 4]", "gap: [2, 4]\n  hidden: ['8']")
         SweepSpec.from_text(text.replace("fixed: {hidden: 8}", ""))

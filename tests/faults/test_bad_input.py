@@ -252,8 +252,8 @@ def test_bad_train_options_are_one_line_errors(option):
 
 
 STRICT_CASES = [
-    ("axes:\n  arch: [rnn]\n  gap: [true, 6]\n  seq_len: gap+4\n", "axes.gap: True is not allowed"),
-    ("axes:\n  arch: [rnn]\n  gap: [null, 6]\n  seq_len: gap+4\n", "axes.gap: null is not allowed"),
+    ("axes:\n  arch: [rnn]\n  gap: [true, 6]\n  seq_len: gap+4\n", "axes.gap[0]: True is not"),
+    ("axes:\n  arch: [rnn]\n  gap: [null, 6]\n  seq_len: gap+4\n", "axes.gap[0]: null is not"),
     ("axes: {arch: [rnn], gap: [2]}\nfixed: {test_size: true}\n", "fixed.test_size: True"),
     ("axes: {arch: [rnn], gap: [2]}\nfixed: {batch_size: 1180591620717411303424}\n", "batch_size"),
     ("axes: {arch: [rnn], gap: [2]}\nfixed: {train_size: 100000000000}\n", "train_size"),
