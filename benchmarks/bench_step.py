@@ -173,7 +173,7 @@ def hardware_ceiling() -> list[Row]:
 
 def validation_checks(repeats: int = 8) -> list[Row]:
     """The cost of the default validation checks inside an epoch (eval_every = train_size
-    / 8: seven checks, each screening 64 validation sequences) as a share of the epoch: the
+    / 8: seven checks, each screening 32 validation sequences) as a share of the epoch: the
     fastest checked epoch over the fastest unchecked one, the two alternating. Fastest
     times, not medians: on a shared machine a paired difference of a few percent drowns in
     noise (measured here under load: -27% to +32%). The note gives the screens alone: seven

@@ -31,9 +31,10 @@ from gradsweep.records import EpochMetrics, TrialState
 
 EVAL_CHUNK = 4096  # sequences per evaluation call; bounds memory for large sets
 # Validation sequences screened at each check inside an epoch: at the default seven checks
-# an epoch, seven forward passes over 64 sequences against an epoch's forward and backward
-# passes, 2-5% of it (`make bench` measures the share).
-SCREEN_SIZE = 64
+# an epoch, seven forward passes over 32 sequences against an epoch's forward and backward
+# passes, 2-4% of it (`make bench` measures it). Fewer would hardly save: a small RNN's
+# forward pass costs its steps' overhead, whatever the batch.
+SCREEN_SIZE = 32
 
 
 def _in_dtype(split: tasks.Split, dtype: str) -> tasks.Split:
@@ -157,34 +158,37 @@ def train_epoch(
     `check_every` steps but the last, and the pass stops after the check that solves.
     Returns the sums of the step measures over the steps run.
 
-    The checks run inside the same graph loop as the steps, so a checked epoch is still one
-    call: the only cost of a check that does not pass is its screen's forward pass."""
+    The checks run between stretches of steps inside the same compiled function, so a
+    checked epoch is one call, and each stretch is the unchecked epoch's loop; the only cost
+    of a check that does not pass is its screen's forward pass."""
     n = tf.shape(order)[0]
     steps = (n + batch_size - 1) // batch_size
+    stretch = check_every if check is not None else steps
     zero = tf.zeros([], x.dtype)
     loss_sum, correct, norm_sum, norm_max, clipped = zero, zero, zero, zero, zero
     group_sum = tf.zeros([len(VARIABLE_GROUPS)], x.dtype)
     sequences, steps_run = tf.constant(0), tf.constant(0)
-    for i in tf.range(steps):
-        idx = order[i * batch_size : tf.minimum((i + 1) * batch_size, n)]
-        xb, yb = tf.gather(x, idx), tf.gather(y, idx)
-        step = train_step(model, optimizer, group_ids, clipping, xb, yb, objective)
-        batch = tf.shape(idx)[0]
-        sequences += batch
-        steps_run += 1
-        loss_sum += step.loss * tf.cast(batch, x.dtype)
-        correct += step.correct
-        norm_sum += step.norm
-        # NaN-propagating max: a non-finite step must not hide behind an earlier finite one.
-        norm_max = tf.where(
-            tf.math.is_finite(step.norm), tf.maximum(norm_max, step.norm), step.norm
-        )
-        clipped += step.clipped
-        group_sum += step.group_norms
-        if check is not None:
-            due = tf.logical_and((i + 1) % check_every == 0, i + 1 < steps)
-            if tf.cond(due, lambda: solves(model, objective, check), lambda: tf.constant(False)):
-                break
+    for start in tf.range(0, steps, stretch):
+        end = tf.minimum(start + stretch, steps)
+        for i in tf.range(start, end):
+            idx = order[i * batch_size : tf.minimum((i + 1) * batch_size, n)]
+            xb, yb = tf.gather(x, idx), tf.gather(y, idx)
+            step = train_step(model, optimizer, group_ids, clipping, xb, yb, objective)
+            batch = tf.shape(idx)[0]
+            sequences += batch
+            loss_sum += step.loss * tf.cast(batch, x.dtype)
+            correct += step.correct
+            norm_sum += step.norm
+            # NaN-propagating max: a non-finite step must not hide behind an earlier one.
+            norm_max = tf.where(
+                tf.math.is_finite(step.norm), tf.maximum(norm_max, step.norm), step.norm
+            )
+            clipped += step.clipped
+            group_sum += step.group_norms
+        steps_run = end
+        # AutoGraph evaluates `and` lazily: the screen runs only where a check is due.
+        if check is not None and end < steps and solves(model, objective, check):
+            break
     return EpochSums(
         sequences, steps_run, loss_sum, correct, norm_sum, norm_max, clipped, group_sum
     )

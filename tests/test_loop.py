@@ -305,12 +305,12 @@ def _val_accuracy_after_each_step(cfg, weights, x, y, order, val):
 @pytest.mark.slow  # trains: kept out of the unit tier's minute
 def test_the_epoch_stops_at_the_step_whose_validation_check_reaches_the_threshold():
     """Validation checked after every step (eval_every = batch_size; the screen is the whole
-    64-sequence validation set): the epoch stops after the first step whose accuracy,
+    32-sequence validation set): the epoch stops after the first step whose accuracy,
     replayed here step by step, reaches the threshold, and counts the sequences to it."""
     import copy
 
     base = dict(
-        arch="rnn", hidden=4, gap=0, seq_len=3, batch_size=16, train_size=128, val_size=64,
+        arch="rnn", hidden=4, gap=0, seq_len=3, batch_size=16, train_size=128, val_size=32,
         test_size=8, lr=0.05, eval_every=16, diagnostics=False, dtype="float64",
     )  # fmt: skip
     trainer = Trainer(TrialConfig(**base, solve_threshold=1.0))
