@@ -276,8 +276,10 @@ NOISE_COLUMN = "(noise)"  # the floor when seed was not swept: a column of rando
 
 def ranked_axes(trials: pd.DataFrame) -> list[str]:
     """The swept `config.RANKABLE_FIELDS` axes of `trials`; seq_len only where it is not a
-    function of gap (seq_len: gap+K makes it the same axis twice)."""
-    axes = [c for c in RANKABLE_FIELDS if swept(trials, c)]
+    function of gap (seq_len: gap+K makes it the same axis twice), and no field that only
+    takes each arch's own value (expRNN's modrelu beside the SimpleRNN's tanh is the arch
+    axis again, `_follows_arch`)."""
+    axes = [c for c in RANKABLE_FIELDS if swept(trials, c) and not _follows_arch(trials, c)]
     if "seq_len" in axes and "gap" in axes and "seq_len" not in facets(trials):
         axes.remove("seq_len")
     return axes

@@ -47,15 +47,19 @@ def _needed(level: pd.DataFrame, seeds: int, majority: int) -> float:
 
 
 def by_level(
-    trials: pd.DataFrame, seeds: int | None = None, majority: int | None = None
+    trials: pd.DataFrame,
+    seeds: int | None = None,
+    majority: int | None = None,
+    verify: bool = False,
 ) -> pd.DataFrame:
     """One row per model (`analysis.frontier_groups`) and level of the dependency axis that
     ran, finished trials only, in walk order: `model` (its label), the level, `trials`,
     `solved`, `epochs` (summed), `trial_s` (summed `wall_s`, seconds), `full_budget` (trials
     that ran every epoch without solving) and their `full_budget_s`, `needed_s` (what the
-    decision needed in hindsight, see the module docstring) and `each` (every trial: seed,
-    epochs, seconds, ✓/✗). `seeds` (a grid point's seeds) defaults to the distinct seeds of
-    the table, `majority` to more than half of `seeds`."""
+    decision needed in hindsight, see the module docstring; 0 above a model's first failed
+    level, which a frontier walk does not run, but the level just above it with `verify`)
+    and `each` (every trial: seed, epochs, seconds, ✓/✗). `seeds` (a grid point's seeds)
+    defaults to the distinct seeds of the table, `majority` to more than half of `seeds`."""
     done = analysis.finished(trials)
     if done.empty:
         return pd.DataFrame()
@@ -66,19 +70,24 @@ def by_level(
     full = _full_budget(done)
     rows = []
     for key, model in analysis.groups(done, group, sort=True):
-        for level, runs in model.groupby(x, sort=True):
+        failed_at = None  # the position of the model's first failed level, once passed
+        for position, (level, runs) in enumerate(model.groupby(x, sort=True)):
             runs = runs.sort_values("seed")
+            solved = int(runs["solved"].fillna(False).astype(bool).sum())
+            walked = failed_at is None or (verify and position == failed_at + 1)
+            if failed_at is None and solved < majority:
+                failed_at = position
             rows.append(
                 {
                     "model": group_label(key),
                     x: level,
                     "trials": len(runs),
-                    "solved": int(runs["solved"].fillna(False).astype(bool).sum()),
+                    "solved": solved,
                     "epochs": int(runs["epochs_run"].sum()),
                     "trial_s": float(runs["wall_s"].sum()),
                     "full_budget": int(full.loc[runs.index].sum()),
                     "full_budget_s": float(runs.loc[full.loc[runs.index], "wall_s"].sum()),
-                    "needed_s": _needed(runs, seeds, majority),
+                    "needed_s": _needed(runs, seeds, majority) if walked else 0.0,
                     "each": ", ".join(_trial_note(t) for _, t in runs.iterrows()),
                 }
             )
@@ -94,17 +103,19 @@ def summary_sentence(table: pd.DataFrame) -> str | None:
     return (
         f"The {table['trials'].sum()} finished trials used {total:,.0f} trial-seconds; "
         f"{table['full_budget'].sum()} of them ran the whole epoch budget without solving "
-        f"({full:,.0f} s, {full / total:.0%}). The levels' decisions needed, in hindsight, "
-        f"{needed:,.0f} s ({needed / total:.0%}): at each level the fastest solves that made "
-        "its majority, or the fastest failures that put the majority out of reach."
+        f"({full:,.0f} s, {full / total:.0%}). A frontier walk to the same frontiers needed, "
+        f"in hindsight, {needed:,.0f} s ({needed / total:.0%}): at each level up to a model's "
+        "first failed one (and the one above it where the search verifies), the fastest solves "
+        "that made its majority, or the fastest failures that put the majority out of reach."
     )
 
 
-def decision_rule(manifest: dict) -> tuple[int | None, int | None]:
-    """A grid point's seeds (the spec's seed axis) and the majority that solves a level (the
-    frontier search's, when it set one), from an experiment's manifest; None where it does
-    not say."""
+def decision_rule(manifest: dict) -> tuple[int | None, int | None, bool]:
+    """A grid point's seeds (the spec's seed axis), the majority that solves a level and
+    whether the level above the first failed one is verified (the frontier search's), from
+    an experiment's manifest; None (False) where it does not say."""
     spec = manifest.get("spec") or {}
     seeds = (spec.get("axes") or {}).get("seed")
     search = spec.get("search") or {}
-    return (len(seeds) if isinstance(seeds, list) else None), search.get("majority")
+    seeds = len(seeds) if isinstance(seeds, list) else None
+    return seeds, search.get("majority"), bool(search.get("verify"))

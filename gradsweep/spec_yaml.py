@@ -140,7 +140,9 @@ def explain(value: Any, error_type: str = "", null_means_off: bool = False) -> s
         if value in YAML11_BOOLS:
             if null_means_off:
                 return f" (YAML 1.2 reads {value} as text: write off, none or null for off)"
-            return f" (YAML 1.2 reads {value} as text, not a boolean: write true or false)"
+            if error_type.startswith("bool"):
+                return f" (YAML 1.2 reads {value} as text, not a boolean: write true or false)"
+            return f" (YAML 1.2 reads {value} as text, not a boolean or a number)"
         if _SEXAGESIMAL.fullmatch(value):
             return f" (YAML 1.2 reads {value} as text: it has no base-60 numbers)"
         if _is_number(value):

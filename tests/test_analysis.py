@@ -248,3 +248,13 @@ def test_a_column_each_arch_fills_in_itself_does_not_split_or_label_the_models()
     # An IRNN beside the SimpleRNN: the same arch, two activations, so the column is kept.
     mixed = pd.concat([rnn, exp, irnn], ignore_index=True)
     assert analysis.frontier_groups(mixed) == ["arch", "activation", "recurrent_init"]
+
+
+def test_a_column_each_arch_fills_in_itself_is_not_an_axis_to_rank():
+    rnn = outcomes({5: [True, True]}).assign(activation="tanh", recurrent_init="orthogonal")
+    exp = outcomes({5: [True, True]}, arch="exprnn")
+    exp = exp.assign(activation="modrelu", recurrent_init="henaff")
+    irnn = outcomes({5: [True, False]}).assign(activation="relu", recurrent_init="identity")
+    assert "activation" not in analysis.ranked_axes(pd.concat([rnn, exp], ignore_index=True))
+    mixed = pd.concat([rnn, exp, irnn], ignore_index=True)
+    assert {"arch", "activation", "recurrent_init"} <= set(analysis.ranked_axes(mixed))

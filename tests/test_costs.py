@@ -29,7 +29,7 @@ def _walk() -> pd.DataFrame:
 
 
 def test_each_level_counts_its_trials_and_what_its_decision_needed():
-    table = costs.by_level(_walk(), seeds=3).set_index("gap")
+    table = costs.by_level(_walk(), seeds=3, verify=True).set_index("gap")
     assert table["trials"].to_dict() == {5: 2, 10: 3, 20: 2, 40: 1}
     assert table["trial_s"].to_dict() == {5: 5.0, 10: 62.0, 20: 95.0, 40: 60.0}
     # solved: the 2 fastest solves; failed: the 3 - 2 + 1 = 2 fastest failures; 40: all
@@ -42,18 +42,26 @@ def test_each_level_counts_its_trials_and_what_its_decision_needed():
     assert set(table["model"]) == {"SimpleRNN"}
 
 
+def test_a_walk_without_verification_needs_nothing_above_the_first_failed_level():
+    table = costs.by_level(_walk(), seeds=3).set_index("gap")
+    assert table["needed_s"].to_dict() == {5: 5.0, 10: 22.0, 20: 95.0, 40: 0.0}
+
+
 def test_a_unanimous_majority_makes_a_single_failure_decide():
-    table = costs.by_level(_walk(), seeds=3, majority=3).set_index("gap")
-    assert table.loc[10, "needed_s"] == 40.0 and table.loc[20, "needed_s"] == 45.0
+    table = costs.by_level(_walk(), seeds=3, majority=3, verify=True).set_index("gap")
+    # gap 5 fails (2 solves, 3 needed; too few trials to decide, so all count); gap 10,
+    # the level verified above it, fails by its single fastest failure; nothing above
+    assert table["needed_s"].to_dict() == {5: 5.0, 10: 40.0, 20: 0.0, 40: 0.0}
 
 
 def test_the_sentence_cites_the_totals():
-    sentence = costs.summary_sentence(costs.by_level(_walk(), seeds=3))
+    sentence = costs.summary_sentence(costs.by_level(_walk(), seeds=3, verify=True))
     assert sentence.startswith("The 8 finished trials used 222 trial-seconds; 3 of them ran")
     assert "(135 s, 61%)" in sentence and "in hindsight, 182 s (82%)" in sentence
 
 
 def test_the_decision_rule_comes_from_the_spec():
-    spec = {"axes": {"seed": [0, 1, 2, 3, 4]}, "search": {"method": "frontier", "majority": 4}}
-    assert costs.decision_rule({"spec": spec}) == (5, 4)
-    assert costs.decision_rule({}) == (None, None)
+    search = {"method": "frontier", "majority": 4, "verify": True}
+    spec = {"axes": {"seed": [0, 1, 2, 3, 4]}, "search": search}
+    assert costs.decision_rule({"spec": spec}) == (5, 4, True)
+    assert costs.decision_rule({}) == (None, None, False)

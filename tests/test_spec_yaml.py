@@ -106,6 +106,7 @@ def test_numbers_written_as_people_write_them_build_trials(fixed, field, value):
         ("diagnostics: 1", r"fixed\.diagnostics: 1 is not allowed: Input should be a valid bool"),
         ("clip_norm: no", r"fixed\.clip_norm: 'no' .*reads no as text: write off, none or null"),
         ("hidden: off", r"fixed\.hidden: 'off' is not allowed"),
+        ("lr: off", r"fixed\.lr: 'off' .*reads off as text, not a boolean or a number\)$"),
         ("clip_norm: true", r"fixed\.clip_norm: True is not allowed"),
         ("hidden: 1:30", r"'1:30' .*YAML 1\.2 reads 1:30 as text: it has no base-60 numbers"),
         ("train_size: 1e4", r"10000\.0 is not allowed: .*integer \(.*float: write 10000\)"),
