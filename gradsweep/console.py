@@ -36,7 +36,12 @@ class _Console(Console):
 
     def _natural_size(self) -> ConsoleDimensions:
         size = Console.size.fget(self)
-        if self._width is None and not self.is_terminal and "COLUMNS" not in os.environ:
+        # `$COLUMNS` read now, not when the console was made (rich reads it once, in
+        # __init__; `console()` undoes that): the CLI's consoles live as long as the module.
+        columns = os.environ.get("COLUMNS", "")
+        if columns.isdigit() and int(columns) > 0:
+            return ConsoleDimensions(int(columns), size.height)
+        if self._width is None and not self.is_terminal:
             return ConsoleDimensions(NATURAL_WIDTH, size.height)
         return size
 
@@ -51,7 +56,9 @@ class _Console(Console):
 def console(stderr: bool = False) -> Console:
     """The console every command writes its output (or, with `stderr`, its messages and
     progress) to: soft-wrapped text, natural-width tables off a terminal."""
-    return _Console(stderr=stderr, soft_wrap=True)
+    made = _Console(stderr=stderr, soft_wrap=True)
+    made._width = None  # rich took `$COLUMNS` as a fixed width; `size` reads it at each render
+    return made
 
 
 def write(console: Console, text: str) -> None:

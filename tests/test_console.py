@@ -49,3 +49,18 @@ def test_a_closed_pipe_is_reader_gone_whatever_writes(monkeypatch, emit):
     finally:
         with contextlib.suppress(BrokenPipeError):
             stream.close()
+
+
+def test_a_console_follows_columns_as_it_is_when_it_renders(monkeypatch):
+    """rich reads `$COLUMNS` once, when a console is made; the CLI's consoles are made at
+    import, so a COLUMNS set then must not stay their width (it did, in whichever test
+    process imported the CLI under a test's COLUMNS)."""
+    from gradsweep.console import NATURAL_WIDTH, console
+
+    monkeypatch.setenv("COLUMNS", "200")
+    made = console()
+    assert made.size.width == 200
+    monkeypatch.setenv("COLUMNS", "60")
+    assert made.size.width == 60
+    monkeypatch.delenv("COLUMNS")
+    assert made.size.width == NATURAL_WIDTH  # captured here, as in a pipe: natural width
